@@ -4,7 +4,6 @@
 module.exports = {
   require: ['tsx/cjs'],
   extension: ['ts'],
-  spec: ['test/**/*.test.ts'],
   timeout: 60000,
   exit: false,
   recursive: true,

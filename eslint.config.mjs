@@ -10,6 +10,8 @@ export default tseslint.config(
       'test-artifacts/**',
       '.venv/**',
       'models/**',
+      '.demo/**',
+      '.cache/**',
     ],
   },
   js.configs.recommended,

@@ -1,11 +1,20 @@
 import { defineConfig } from 'tsup';
 
-// One build: the library (require('node-red-contrib-triton-vision')) and the
-// command-line entry points go to dist/. Node-RED node entries (src/nodes/*.ts,
-// added with the nodes) are built beside their editor HTML in nodes/.
+const external = ['onnxruntime-node', 'sharp', '@grpc/grpc-js', '@grpc/proto-loader'];
+const NODES = [
+  'triton-server',
+  'triton-health',
+  'triton-detect',
+  'triton-segment',
+  'triton-classify',
+];
+
+// The library (require('node-red-contrib-triton-vision')) and the command-line
+// entry points go to dist/. Each Node-RED node is bundled into nodes/<name>.js,
+// beside its editor HTML, where Node-RED's loader looks for the pair.
 export default defineConfig([
   {
-    entry: { index: 'src/index.ts', serve: 'src/serve.ts' },
+    entry: { index: 'src/index.ts', serve: 'src/serve.ts', cli: 'src/cli.ts' },
     outDir: 'dist',
     format: ['cjs'],
     target: 'node20',
@@ -14,6 +23,19 @@ export default defineConfig([
     dts: { entry: { index: 'src/index.ts' } },
     clean: true,
     splitting: false,
-    external: ['onnxruntime-node', 'sharp', '@grpc/grpc-js', '@grpc/proto-loader'],
+    external,
+  },
+  {
+    entry: Object.fromEntries(NODES.map((n) => [n, `src/nodes/${n}.ts`])),
+    outDir: 'nodes',
+    format: ['cjs'],
+    target: 'node20',
+    platform: 'node',
+    sourcemap: false,
+    // Never clean: nodes/ holds the editor HTML, locales and icons.
+    clean: false,
+    // Shared code goes to one chunk, so the five nodes share one copy of the library.
+    splitting: true,
+    external,
   },
 ]);

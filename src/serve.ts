@@ -1,4 +1,138 @@
 #!/usr/bin/env node
-// triton-vision-serve: placeholder until the server lands in this change.
-console.error('triton-vision-serve: not built yet');
-process.exit(1);
+/**
+ * triton-vision-serve: a KServe v2 server (HTTP + gRPC) over the in-process
+ * onnxruntime backend. The embedded default for people without a GPU or Docker,
+ * and the real server process our tests talk to.
+ */
+import { parseArgs } from 'node:util';
+import { LocalClient } from './client/local';
+import { startGrpcFrontend } from './server/grpc-frontend';
+import { startHttpFrontend } from './server/http-frontend';
+
+const USAGE = `Usage: triton-vision-serve --model-repository DIR [options]
+
+  --model-repository DIR   Triton model repository: DIR/<model>/config.pbtxt and
+                           DIR/<model>/<version>/model.onnx
+  --host ADDR              address to listen on (default 127.0.0.1; 0.0.0.0 for all)
+  --http-port N            HTTP/REST port (default 8000; 0 picks a free port)
+  --grpc-port N            gRPC port (default 8001; 0 picks a free port)
+  --allow-http BOOL        serve HTTP (default true)
+  --allow-grpc BOOL        serve gRPC (default true)
+  --max-message-mb N       largest request/response in MiB (default 256)
+  --intra-op-threads N     onnxruntime threads per model (default: onnxruntime's choice)
+  -h, --help               show this help
+
+Every model is loaded at start; load/unload through the repository API work as in
+Triton's explicit model-control mode.`;
+
+function fail(message: string, code = 2): never {
+  process.stderr.write(`triton-vision-serve: ${message}\n`);
+  process.exit(code);
+}
+
+function portArg(name: string, value: string | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65535)
+    fail(`--${name} must be a port number 0-65535, got '${value}'`);
+  return n;
+}
+
+function boolArg(name: string, value: string | undefined): boolean {
+  if (value === undefined || value === 'true' || value === '1') return true;
+  if (value === 'false' || value === '0') return false;
+  return fail(`--${name} must be true or false, got '${value}'`);
+}
+
+async function main(): Promise<void> {
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({
+      options: {
+        'model-repository': { type: 'string' },
+        host: { type: 'string' },
+        'http-port': { type: 'string' },
+        'grpc-port': { type: 'string' },
+        'allow-http': { type: 'string' },
+        'allow-grpc': { type: 'string' },
+        'max-message-mb': { type: 'string' },
+        'intra-op-threads': { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+      strict: true,
+    }));
+  } catch (err) {
+    fail(`${(err as Error).message}\n\n${USAGE}`);
+  }
+  if (values.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return;
+  }
+  const repo = values['model-repository'];
+  if (typeof repo !== 'string' || repo === '') fail(`--model-repository is required\n\n${USAGE}`);
+  const host = (values.host as string | undefined) ?? '127.0.0.1';
+  const httpPort = portArg('http-port', values['http-port'] as string | undefined, 8000);
+  const grpcPort = portArg('grpc-port', values['grpc-port'] as string | undefined, 8001);
+  const allowHttp = boolArg('allow-http', values['allow-http'] as string | undefined);
+  const allowGrpc = boolArg('allow-grpc', values['allow-grpc'] as string | undefined);
+  if (!allowHttp && !allowGrpc)
+    fail('--allow-http false and --allow-grpc false leave nothing to serve');
+  const maxMb = Number(values['max-message-mb'] ?? 256);
+  if (!(maxMb > 0))
+    fail(`--max-message-mb must be a positive number, got '${values['max-message-mb']}'`);
+  const maxBytes = Math.floor(maxMb * 1024 * 1024);
+  const threads =
+    values['intra-op-threads'] === undefined ? undefined : Number(values['intra-op-threads']);
+
+  const backend = new LocalClient({
+    modelRepository: repo,
+    load: 'all',
+    ...(threads !== undefined && threads > 0 ? { intraOpNumThreads: threads } : {}),
+  });
+  const index = await backend.repositoryIndex();
+  for (const m of index) {
+    const why = m.state === 'READY' ? '' : ` (${m.reason ?? 'not loaded'})`;
+    process.stdout.write(`model ${m.name} version ${m.version ?? '-'}: ${m.state}${why}\n`);
+  }
+
+  const closers: (() => Promise<void>)[] = [];
+  try {
+    if (allowHttp) {
+      const http = await startHttpFrontend(backend, {
+        host,
+        port: httpPort,
+        maxBodyBytes: maxBytes,
+      });
+      closers.push(() => http.close());
+      process.stdout.write(`HTTP service at http://${host}:${http.port}\n`);
+    }
+    if (allowGrpc) {
+      const grpc = await startGrpcFrontend(backend, {
+        host,
+        port: grpcPort,
+        maxMessageBytes: maxBytes,
+      });
+      closers.push(() => grpc.close());
+      process.stdout.write(`gRPC service at ${host}:${grpc.port}\n`);
+    }
+  } catch (err) {
+    await Promise.allSettled(closers.map((c) => c()));
+    await backend.close();
+    fail(`cannot start: ${(err as Error).message}`, 1);
+  }
+  process.stdout.write(`triton-vision-serve ready: ${index.length} model(s) from ${repo}\n`);
+
+  let stopping = false;
+  const stop = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    process.stdout.write(`triton-vision-serve: ${signal}, shutting down\n`);
+    void Promise.allSettled(closers.map((c) => c()))
+      .then(() => backend.close())
+      .finally(() => process.exit(0));
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+}
+
+main().catch((err: unknown) => fail(err instanceof Error ? err.message : String(err), 1));

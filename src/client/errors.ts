@@ -128,7 +128,8 @@ export function codeFromGrpcStatus(status: number, message = ''): TritonErrorCod
     case GrpcStatus.DEADLINE_EXCEEDED:
       return 'TIMEOUT';
     case GrpcStatus.NOT_FOUND:
-      return 'NOT_FOUND';
+      // Triton 2.x: an unloaded model is "unknown model: 'm' has no available versions".
+      return NOT_READY_TEXT.test(message) ? 'MODEL_NOT_READY' : 'NOT_FOUND';
     case GrpcStatus.ALREADY_EXISTS:
       return 'ALREADY_EXISTS';
     case GrpcStatus.PERMISSION_DENIED:
@@ -157,7 +158,7 @@ export function codeFromHttpStatus(status: number, message = ''): TritonErrorCod
     return 'INVALID_ARGUMENT';
   }
   if (status === 401 || status === 403) return 'UNAUTHORIZED';
-  if (status === 404) return 'NOT_FOUND';
+  if (status === 404) return NOT_READY_TEXT.test(message) ? 'MODEL_NOT_READY' : 'NOT_FOUND';
   if (status === 408 || status === 504) return 'TIMEOUT';
   if (status === 413) return 'MESSAGE_TOO_LARGE';
   if (status === 499) return 'CANCELLED';

@@ -1,0 +1,121 @@
+/**
+ * Pre-processing cost against a bare sharp decode + resize: how much our letterbox tensor
+ * adds on top of the work libvips has to do anyway.
+ *
+ * The input is a 1920×1080 JPEG made here by resizing the fixture photo astronaut.png
+ * (512×512, public domain) with sharp, so nothing has to be downloaded.
+ *
+ *   npx tsx bench/vision-pre.ts [iterations]
+ */
+import * as os from 'node:os';
+import sharp from 'sharp';
+import { prepareInput } from '../src/vision/image';
+import type { ModelProfile } from '../src/vision/types';
+import { fixtureImage } from '../test/support/fixtures';
+
+const N = Number(process.argv[2] ?? 60);
+const WARMUP = 8;
+const TARGET_RATIO = 1.2;
+
+const profile: Pick<ModelProfile, 'input' | 'preprocess'> = {
+  input: {
+    name: 'images',
+    datatype: 'FP32',
+    layout: 'NCHW',
+    width: 640,
+    height: 640,
+    shape: [1, 3, 640, 640],
+  },
+  preprocess: { kind: 'letterbox', centred: true, padValue: 114, colour: 'RGB', scale: 1 / 255 },
+};
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+/**
+ * Runs the two contenders alternately (bare, ours, ours, bare, ...) so that load from
+ * other processes falls on both alike; returns each one's per-run milliseconds.
+ */
+/** CPU milliseconds (all threads: JS and libvips) summed per result array. */
+const cpu = new Map<number[], number>();
+
+async function timePair(
+  a: () => Promise<unknown>,
+  b: () => Promise<unknown>,
+): Promise<[number[], number[]]> {
+  for (let i = 0; i < WARMUP; i++) {
+    await a();
+    await b();
+  }
+  const ta: number[] = [];
+  const tb: number[] = [];
+  const once = async (fn: () => Promise<unknown>, into: number[]): Promise<void> => {
+    const t = performance.now();
+    const c = process.cpuUsage();
+    await fn();
+    into.push(performance.now() - t);
+    const used = process.cpuUsage(c);
+    cpu.set(into, (cpu.get(into) ?? 0) + (used.user + used.system) / 1000);
+  };
+  for (let i = 0; i < N; i++) {
+    if (i % 2 === 0) {
+      await once(a, ta);
+      await once(b, tb);
+    } else {
+      await once(b, tb);
+      await once(a, ta);
+    }
+  }
+  return [ta, tb];
+}
+
+async function main(): Promise<void> {
+  const jpeg = await sharp(fixtureImage('astronaut.png'))
+    .resize(1920, 1080, { fit: 'fill' })
+    .jpeg({ quality: 90 })
+    .toBuffer();
+
+  const decodeMs: number[] = [];
+  const tensorMs: number[] = [];
+  const [bare, ours] = await timePair(
+    () => sharp(jpeg).resize(640, 360, { kernel: 'linear' }).raw().toBuffer(),
+    async () => {
+      const p = await prepareInput(jpeg, profile);
+      decodeMs.push(p.decodeMs);
+      tensorMs.push(p.preprocessMs);
+    },
+  );
+  decodeMs.splice(0, WARMUP);
+  tensorMs.splice(0, WARMUP);
+
+  const b = median(bare);
+  const o = median(ours);
+  const rows: [string, string][] = [
+    ['input', `1920×1080 JPEG (${(jpeg.length / 1024).toFixed(0)} KiB), from astronaut.png`],
+    ['iterations', `${N} each, alternating (median, after ${WARMUP} warm-up)`],
+    ['sharp decode+resize 640×360 raw', `${b.toFixed(2)} ms`],
+    ['prepareInput 640 letterbox FP32', `${o.toFixed(2)} ms`],
+    ['  header + sharp decode/resize', `${median(decodeMs).toFixed(2)} ms`],
+    ['  then the JS pixel write', `${median(tensorMs).toFixed(2)} ms`],
+    ['ratio', `${(o / b).toFixed(2)}× (target ≤ ${TARGET_RATIO}×)`],
+    ['machine', `${os.cpus().length} cores, load average ${os.loadavg()[0]!.toFixed(1)}`],
+    [
+      'CPU time per image (all threads)',
+      `${((cpu.get(bare) ?? 0) / N).toFixed(2)} ms vs ${((cpu.get(ours) ?? 0) / N).toFixed(2)} ms ` +
+        `(${((cpu.get(ours) ?? 0) / (cpu.get(bare) ?? 1)).toFixed(2)}×)`,
+    ],
+    ['fastest runs', `${Math.min(...bare).toFixed(2)} ms vs ${Math.min(...ours).toFixed(2)} ms`],
+  ];
+  const w = Math.max(...rows.map((r) => r[0].length));
+  for (const [k, v] of rows) console.log(`${k.padEnd(w)}  ${v}`);
+  // Informational, not a gate: timings on a shared or busy machine swing by tens of percent.
+  console.log(o / b <= TARGET_RATIO ? 'target met' : 'target MISSED on this run');
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exitCode = 1;
+});

@@ -1,0 +1,228 @@
+#!/usr/bin/env node
+/**
+ * triton-vision: the nodes' pipeline from a terminal — check a model before
+ * building a flow, or script it. One line of JSON per image with --json
+ * (exactly the nodes' msg.payload), a readable table otherwise.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { parseArgs } from 'node:util';
+import { clientOptionsFromUrl, createClient, type ClientOptions } from './client';
+import { isTritonError, TritonError } from './client/errors';
+import type { InferenceClient } from './client/types';
+import { ProfileCache, runTask, type TaskOptions, type TaskResult } from './vision/pipeline';
+import type { Task } from './vision/types';
+
+const USAGE = `Usage: triton-vision <detect|segment|classify> --model NAME
+         (--model-repository DIR | --url grpc://host:8001 | --url http://host:8000)
+         [options] IMAGE...
+
+  --model NAME            model to run
+  --model-version V       model version (default: the latest)
+  --model-repository DIR  run locally on CPU from a Triton model repository folder
+  --url URL               a Triton / KServe v2 server: grpc://, grpcs://, http://, https://
+  --header 'Name: value'  extra header / gRPC metadata (repeatable; e.g. authorization)
+  --ca FILE               PEM CA bundle to trust for grpcs:// or https://
+  --timeout SECONDS       per-request deadline (default 30)
+  --conf X                confidence threshold (default 0.25)
+  --iou X                 NMS IoU threshold (default 0.45)
+  --max-det N             most detections per image (default 300)
+  --classes a,b           only these class labels or ids
+  --agnostic              class-agnostic NMS
+  --top-k K               classes to report for classify (default 5)
+  --rle                   segment: add COCO RLE masks to the JSON
+  --annotate OUT.jpg      write the image with results drawn (OUT-2.jpg, ... for more images)
+  --json                  one line of JSON per image (the Node-RED msg.payload)
+  -h, --help              this help`;
+
+class UsageError extends Error {}
+
+function num(name: string, v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (v.trim() === '' || !Number.isFinite(n))
+    throw new UsageError(`--${name} needs a number, got '${v}'`);
+  return n;
+}
+
+function annotatePath(base: string, index: number): string {
+  if (index === 0) return base;
+  const ext = path.extname(base);
+  return `${base.slice(0, base.length - ext.length)}-${index + 1}${ext}`;
+}
+
+function table(file: string, r: TaskResult): string {
+  const lines = [
+    `${file}: ${r.image.width}x${r.image.height}, ${r.model.name} v${r.model.version} (${r.model.family}, ${r.model.backend}), ${r.timings.totalMs.toFixed(1)} ms`,
+  ];
+  if (r.classes) {
+    for (const c of r.classes)
+      lines.push(`  ${c.score.toFixed(3)}  ${String(c.classId).padStart(4)}  ${c.label}`);
+  }
+  if (r.detections) {
+    if (r.detections.length === 0) lines.push('  (nothing found)');
+    for (const d of r.detections) {
+      const b = d.box;
+      const area = d.mask ? `  mask ${d.mask.area} px` : '';
+      lines.push(
+        `  ${d.score.toFixed(3)}  ${d.label.padEnd(14)} [${b.x1.toFixed(0)}, ${b.y1.toFixed(0)}, ${b.x2.toFixed(0)}, ${b.y2.toFixed(0)}]${area}`,
+      );
+    }
+  }
+  return lines.join('\n');
+}
+
+/** The JSON the nodes put in msg.payload (no Buffers in it). */
+function payload(r: TaskResult, rle: boolean): unknown {
+  const { annotated: _annotated, ...rest } = r;
+  if (!rest.detections) return rest;
+  return {
+    ...rest,
+    detections: rest.detections.map((d) => {
+      if (!d.mask) return d;
+      const { png: _png, rle: maskRle, polygons: _polygons, ...mask } = d.mask;
+      return { ...d, mask: rle && maskRle ? { ...mask, rle: maskRle } : mask };
+    }),
+  };
+}
+
+export async function main(argv: string[], out = process.stdout): Promise<number> {
+  let client: InferenceClient | undefined;
+  try {
+    const { values, positionals } = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        model: { type: 'string' },
+        'model-version': { type: 'string' },
+        'model-repository': { type: 'string' },
+        url: { type: 'string' },
+        header: { type: 'string', multiple: true },
+        ca: { type: 'string' },
+        timeout: { type: 'string' },
+        conf: { type: 'string' },
+        iou: { type: 'string' },
+        'max-det': { type: 'string' },
+        classes: { type: 'string' },
+        agnostic: { type: 'boolean' },
+        'top-k': { type: 'string' },
+        rle: { type: 'boolean' },
+        annotate: { type: 'string' },
+        json: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+    if (values.help) {
+      out.write(`${USAGE}\n`);
+      return 0;
+    }
+    const [task, ...images] = positionals;
+    if (task !== 'detect' && task !== 'segment' && task !== 'classify') {
+      throw new UsageError(
+        `the first word must be detect, segment or classify${task ? `, not '${task}'` : ''}`,
+      );
+    }
+    if (!values.model) throw new UsageError('--model is required');
+    if (images.length === 0) throw new UsageError('give at least one IMAGE file');
+    if (!!values.url === !!values['model-repository']) {
+      throw new UsageError('give exactly one of --url or --model-repository');
+    }
+    const timeoutS = num('timeout', values.timeout) ?? 30;
+    let clientOptions: ClientOptions;
+    if (values.url) {
+      const headers: Record<string, string> = {};
+      for (const h of values.header ?? []) {
+        const i = h.indexOf(':');
+        if (i <= 0) throw new UsageError(`--header must look like 'Name: value', got '${h}'`);
+        headers[h.slice(0, i).trim().toLowerCase()] = h.slice(i + 1).trim();
+      }
+      clientOptions = clientOptionsFromUrl(values.url, {
+        headers,
+        timeoutMs: timeoutS * 1000,
+        ...(values.ca ? { tls: { ca: fs.readFileSync(values.ca) } } : {}),
+      });
+    } else {
+      clientOptions = {
+        mode: 'local',
+        modelRepository: values['model-repository']!,
+        timeoutMs: timeoutS * 1000,
+      };
+    }
+    const options: TaskOptions = {
+      expectTask: task as Task,
+      cache: new ProfileCache(),
+      timeoutMs: timeoutS * 1000,
+      annotate: !!values.annotate,
+      rle: !!values.rle,
+    };
+    const set = <K extends keyof TaskOptions>(k: K, v: TaskOptions[K] | undefined): void => {
+      if (v !== undefined) options[k] = v;
+    };
+    set('version', values['model-version']);
+    set('confidence', num('conf', values.conf));
+    set('iou', num('iou', values.iou));
+    set('maxDetections', num('max-det', values['max-det']));
+    set('topK', num('top-k', values['top-k']));
+    set('agnostic', values.agnostic);
+    if (values.classes) {
+      options.classes = values.classes
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean)
+        .map((s) => (/^\d+$/.test(s) ? Number(s) : s));
+    }
+
+    client = createClient(clientOptions);
+    let failures = 0;
+    for (const [i, file] of images.entries()) {
+      try {
+        let bytes: Buffer;
+        try {
+          bytes = await fs.promises.readFile(file);
+        } catch (err) {
+          throw new TritonError(
+            'INVALID_INPUT',
+            `Cannot read image file '${file}': ${(err as Error).message}`,
+          );
+        }
+        const result = await runTask(client, values.model, bytes, options);
+        if (values.annotate && result.annotated) {
+          await fs.promises.writeFile(annotatePath(values.annotate, i), result.annotated);
+        }
+        out.write(
+          values.json
+            ? `${JSON.stringify(payload(result, !!values.rle))}\n`
+            : `${table(file, result)}\n`,
+        );
+      } catch (err) {
+        failures++;
+        const e = isTritonError(err)
+          ? err
+          : new TritonError('UNKNOWN', String((err as Error)?.message ?? err));
+        process.stderr.write(`triton-vision: ${file}: ${e.code}: ${e.message}\n`);
+      }
+    }
+    return failures === 0 ? 0 : 1;
+  } catch (err) {
+    if (
+      err instanceof UsageError ||
+      (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')
+    ) {
+      process.stderr.write(`triton-vision: ${(err as Error).message}\n\n${USAGE}\n`);
+      return 2;
+    }
+    const e = isTritonError(err)
+      ? err
+      : new TritonError('UNKNOWN', String((err as Error)?.message ?? err));
+    process.stderr.write(`triton-vision: ${e.code}: ${e.message}\n`);
+    return 1;
+  } finally {
+    await client?.close();
+  }
+}
+
+if (require.main === module) {
+  void main(process.argv.slice(2)).then((code) => {
+    process.exitCode = code;
+  });
+}

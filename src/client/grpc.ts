@@ -1,0 +1,405 @@
+/**
+ * KServe v2 over gRPC (Triton's GRPCInferenceService) with @grpc/grpc-js on our own
+ * protos/kserve_v2.proto. Tensors travel as raw little-endian bytes; message limits
+ * are raised so 4k FP32 tensors fit; every call has a deadline; errors are mapped in
+ * one place (`toError`).
+ */
+import * as grpc from '@grpc/grpc-js';
+import { TritonError, codeFromGrpcStatus, type TritonErrorCode } from './errors';
+import {
+  decodeInferResponse,
+  encodeInferRequest,
+  loadKserveProto,
+  modelConfigFromWire,
+  modelMetadataFromWire,
+  modelStatisticsFromWire,
+  repositoryModelFromWire,
+  serverMetadataFromWire,
+  type WireInferResponse,
+  type WireModelConfig,
+  type WireModelIndex,
+  type WireModelMetadata,
+  type WireModelStatistics,
+  type WireServerMetadata,
+} from './grpc-codec';
+import type {
+  CallOptions,
+  InferRequest,
+  InferResponse,
+  InferenceClient,
+  ModelConfig,
+  ModelMetadata,
+  ModelStatistics,
+  RemoteClientOptions,
+  RepositoryModel,
+  ServerMetadata,
+} from './types';
+
+export const GRPC_DEFAULT_PORT = 8001;
+export const DEFAULT_TIMEOUT_MS = 30000;
+/** 256 MiB: a [1,3,1280,1280] FP32 request and YOLOv8-seg outputs at 1280 fit easily. */
+export const DEFAULT_MAX_MESSAGE_BYTES = 256 * 1024 * 1024;
+/** gRPC keeps message limits in a signed 32-bit int. */
+const MAX_GRPC_LIMIT = 2147483647;
+
+type Method =
+  | 'ServerLive'
+  | 'ServerReady'
+  | 'ModelReady'
+  | 'ServerMetadata'
+  | 'ModelMetadata'
+  | 'ModelInfer'
+  | 'ModelConfig'
+  | 'ModelStatistics'
+  | 'RepositoryIndex'
+  | 'RepositoryModelLoad'
+  | 'RepositoryModelUnload';
+
+function formatEndpoint(host: string, port: number): string {
+  return host.includes(':') && !host.startsWith('[') ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+function positive(name: string, v: number | undefined, fallback: number, max = Infinity): number {
+  if (v === undefined) return fallback;
+  if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0 || v > max) {
+    throw new TritonError(
+      'INVALID_CONFIG',
+      `gRPC client option ${name} is ${String(v)}: it must be a positive number${max < Infinity ? ` up to ${max}` : ''}`,
+    );
+  }
+  return v;
+}
+
+function buildCredentials(tls: RemoteClientOptions['tls']): grpc.ChannelCredentials {
+  if (!tls) return grpc.credentials.createInsecure();
+  const pem = (v: string | Buffer | undefined): Buffer | null =>
+    v === undefined ? null : Buffer.isBuffer(v) ? v : Buffer.from(v);
+  if ((tls.cert === undefined) !== (tls.key === undefined)) {
+    throw new TritonError(
+      'INVALID_CONFIG',
+      'gRPC TLS needs both a client certificate and its key, or neither: set tls.cert and tls.key together',
+    );
+  }
+  const verify = tls.verify !== false;
+  const verifyOptions: grpc.VerifyOptions = verify
+    ? {}
+    : {
+        // Both are needed: rejectUnauthorized accepts an unknown CA, and the no-op
+        // identity check accepts a certificate issued for another host name.
+        rejectUnauthorized: false,
+        checkServerIdentity: () => undefined,
+      };
+  return grpc.credentials.createSsl(pem(tls.ca), pem(tls.key), pem(tls.cert), verifyOptions);
+}
+
+function buildMetadata(headers: Record<string, string> | undefined): grpc.Metadata {
+  const md = new grpc.Metadata();
+  for (const [key, value] of Object.entries(headers ?? {})) {
+    try {
+      // gRPC carries binary values only under keys ending in -bin.
+      md.set(key, key.toLowerCase().endsWith('-bin') ? Buffer.from(value) : String(value));
+    } catch (err) {
+      throw new TritonError(
+        'INVALID_CONFIG',
+        `Header '${key}' cannot be sent as gRPC metadata (${(err as Error).message}): use lower-case letters, digits, '-', '_' and '.'`,
+        { cause: err },
+      );
+    }
+  }
+  return md;
+}
+
+export class GrpcClient implements InferenceClient {
+  readonly kind = 'grpc' as const;
+  readonly endpoint: string;
+  private readonly timeoutMs: number;
+  private readonly maxMessageBytes: number;
+  private readonly metadata: grpc.Metadata;
+  private readonly stub: grpc.Client;
+  private readonly active = new Set<grpc.ClientUnaryCall>();
+  private closed = false;
+
+  constructor(options: RemoteClientOptions = {}) {
+    const host = options.host ?? '127.0.0.1';
+    const port = options.port ?? GRPC_DEFAULT_PORT;
+    if (!Number.isInteger(port) || port < 1 || port > 65535) {
+      throw new TritonError(
+        'INVALID_CONFIG',
+        `gRPC port ${String(port)} is not a port number: use 1-65535 (Triton listens on 8001)`,
+      );
+    }
+    this.endpoint = formatEndpoint(host, port);
+    this.timeoutMs = positive('timeoutMs', options.timeoutMs, DEFAULT_TIMEOUT_MS);
+    this.maxMessageBytes = Math.floor(
+      positive(
+        'maxMessageBytes',
+        options.maxMessageBytes,
+        DEFAULT_MAX_MESSAGE_BYTES,
+        MAX_GRPC_LIMIT,
+      ),
+    );
+    this.metadata = buildMetadata(options.headers);
+    const channelOptions: grpc.ChannelOptions = {
+      'grpc.max_receive_message_length': this.maxMessageBytes,
+      'grpc.max_send_message_length': this.maxMessageBytes,
+      'grpc.keepalive_time_ms': 30000,
+      'grpc.keepalive_timeout_ms': 10000,
+      'grpc.keepalive_permit_without_calls': 0,
+      // A restarted server is found again within a few seconds, not after minutes of backoff.
+      'grpc.initial_reconnect_backoff_ms': 500,
+      'grpc.max_reconnect_backoff_ms': 5000,
+      // Own connections: close() then really closes them, and clients with different
+      // limits never share one.
+      'grpc.use_local_subchannel_pool': 1,
+    };
+    if (options.tls && options.tls.servername) {
+      channelOptions['grpc.ssl_target_name_override'] = options.tls.servername;
+      channelOptions['grpc.default_authority'] = options.tls.servername;
+    }
+    const { ServiceClient } = loadKserveProto();
+    this.stub = new ServiceClient(this.endpoint, buildCredentials(options.tls), channelOptions);
+  }
+
+  // ---- the one place gRPC failures become TritonErrors ---------------------------
+
+  private toError(err: grpc.ServiceError, what: string, timeoutMs: number, model?: string) {
+    const status = err.code;
+    // grpc-js appends an empty "Resolution note:" to connection failures; it says nothing.
+    let detail = (err.details || err.message || 'no message').replace(
+      /\.?\s*Resolution note:\s*$/,
+      '',
+    );
+    if (!err.details && status !== grpc.status.OK && /^\d+ [A-Z_]+: *$/.test(detail)) {
+      // Node's HTTP/2 layer drops a grpc-message that ends in a space, and Triton 2.x
+      // ends some of its texts so (e.g. "unexpected shape ... got [1,3,320,320]. ").
+      detail = `the server answered ${grpc.status[status] ?? status} without a readable reason${
+        status === grpc.status.INVALID_ARGUMENT
+          ? ': check the input names, shapes and datatypes against the model metadata'
+          : ''
+      } (the same call over HTTP shows the server's own text)`;
+    }
+    let code: TritonErrorCode = codeFromGrpcStatus(status, detail);
+    let hint = '';
+    if (this.closed && status === grpc.status.CANCELLED) {
+      code = 'TRITON_UNAVAILABLE';
+      hint = ': the client was closed while the call was running';
+    } else if (code === 'TRITON_UNAVAILABLE' && /protocol error/i.test(detail)) {
+      hint = ` (something answers at ${this.endpoint} but does not speak gRPC: Triton serves gRPC on port 8001 and HTTP on 8000)`;
+    } else if (code === 'TRITON_UNAVAILABLE') {
+      hint = ` (check that the server is running and reachable at ${this.endpoint})`;
+    } else if (code === 'TIMEOUT') {
+      hint = ` (no answer within ${timeoutMs} ms: raise timeoutMs or check the server's load)`;
+    } else if (code === 'MESSAGE_TOO_LARGE') {
+      hint = ` (this client allows ${this.maxMessageBytes} bytes per message: raise maxMessageBytes, and the server's limit if the server refused it)`;
+    } else if (code === 'UNAUTHORIZED') {
+      hint = ' (check the credentials sent in the client headers)';
+    }
+    return new TritonError(code, `${what} on ${this.endpoint}: ${detail}${hint}`, {
+      endpoint: this.endpoint,
+      status,
+      cause: err,
+      ...(model !== undefined ? { model } : {}),
+    });
+  }
+
+  private call<Res>(
+    method: Method,
+    request: object,
+    what: string,
+    opts: CallOptions = {},
+    model?: string,
+  ): Promise<Res> {
+    const details = { endpoint: this.endpoint, ...(model !== undefined ? { model } : {}) };
+    if (this.closed) {
+      return Promise.reject(
+        new TritonError(
+          'TRITON_UNAVAILABLE',
+          `${what} on ${this.endpoint}: the client is closed (create a new one)`,
+          details,
+        ),
+      );
+    }
+    const signal = opts.signal;
+    if (signal?.aborted) {
+      return Promise.reject(
+        new TritonError(
+          'CANCELLED',
+          `${what} on ${this.endpoint}: cancelled by the caller`,
+          details,
+        ),
+      );
+    }
+    const timeoutMs = opts.timeoutMs ?? this.timeoutMs;
+    const def = loadKserveProto().service[method]!;
+    return new Promise<Res>((resolve, reject) => {
+      let onAbort: (() => void) | undefined;
+      const call = this.stub.makeUnaryRequest<object, Res>(
+        def.path,
+        def.requestSerialize as (v: object) => Buffer,
+        def.responseDeserialize as (b: Buffer) => Res,
+        request,
+        this.metadata.clone(),
+        { deadline: Date.now() + timeoutMs },
+        (err, res) => {
+          this.active.delete(call);
+          if (onAbort) signal!.removeEventListener('abort', onAbort);
+          if (err) reject(this.toError(err, what, timeoutMs, model));
+          else resolve(res as Res);
+        },
+      );
+      this.active.add(call);
+      if (signal) {
+        onAbort = () => call.cancel();
+        signal.addEventListener('abort', onAbort, { once: true });
+      }
+    });
+  }
+
+  // ---- InferenceClient ------------------------------------------------------------
+
+  async serverLive(opts?: CallOptions): Promise<boolean> {
+    const r = await this.call<{ live: boolean }>('ServerLive', {}, 'Server live check', opts);
+    return Boolean(r.live);
+  }
+
+  async serverReady(opts?: CallOptions): Promise<boolean> {
+    const r = await this.call<{ ready: boolean }>('ServerReady', {}, 'Server ready check', opts);
+    return Boolean(r.ready);
+  }
+
+  async serverMetadata(opts?: CallOptions): Promise<ServerMetadata> {
+    const r = await this.call<WireServerMetadata>('ServerMetadata', {}, 'Server metadata', opts);
+    return serverMetadataFromWire(r);
+  }
+
+  async modelReady(model: string, version?: string, opts?: CallOptions): Promise<boolean> {
+    try {
+      const r = await this.call<{ ready: boolean }>(
+        'ModelReady',
+        { name: model, version: version ?? '' },
+        `Ready check of model '${model}'`,
+        opts,
+        model,
+      );
+      return Boolean(r.ready);
+    } catch (err) {
+      // "Is it ready?" has an answer for an unknown or unloaded model: no.
+      const code = (err as TritonError).code;
+      if (code === 'NOT_FOUND' || code === 'MODEL_NOT_READY') return false;
+      throw err;
+    }
+  }
+
+  async modelMetadata(model: string, version?: string, opts?: CallOptions): Promise<ModelMetadata> {
+    const r = await this.call<WireModelMetadata>(
+      'ModelMetadata',
+      { name: model, version: version ?? '' },
+      `Metadata of model '${model}'`,
+      opts,
+      model,
+    );
+    return modelMetadataFromWire(r);
+  }
+
+  async modelConfig(model: string, version?: string, opts?: CallOptions): Promise<ModelConfig> {
+    const r = await this.call<{ config: WireModelConfig | null }>(
+      'ModelConfig',
+      { name: model, version: version ?? '' },
+      `Config of model '${model}'`,
+      opts,
+      model,
+    );
+    if (!r.config) {
+      throw new TritonError(
+        'PROTOCOL_ERROR',
+        `Config of model '${model}' on ${this.endpoint}: the server answered without a config`,
+        { endpoint: this.endpoint, model },
+      );
+    }
+    return modelConfigFromWire(r.config);
+  }
+
+  async repositoryIndex(opts?: CallOptions & { ready?: boolean }): Promise<RepositoryModel[]> {
+    const r = await this.call<{ models: WireModelIndex[] }>(
+      'RepositoryIndex',
+      { repository_name: '', ready: Boolean(opts?.ready) },
+      'Repository index',
+      opts,
+    );
+    return (r.models ?? []).map(repositoryModelFromWire);
+  }
+
+  async loadModel(model: string, opts?: CallOptions): Promise<void> {
+    await this.call(
+      'RepositoryModelLoad',
+      { repository_name: '', model_name: model },
+      `Loading model '${model}'`,
+      opts,
+      model,
+    );
+  }
+
+  async unloadModel(model: string, opts?: CallOptions): Promise<void> {
+    await this.call(
+      'RepositoryModelUnload',
+      { repository_name: '', model_name: model },
+      `Unloading model '${model}'`,
+      opts,
+      model,
+    );
+  }
+
+  async modelStatistics(
+    model?: string,
+    version?: string,
+    opts?: CallOptions,
+  ): Promise<ModelStatistics[]> {
+    const r = await this.call<{ model_stats: WireModelStatistics[] }>(
+      'ModelStatistics',
+      { name: model ?? '', version: version ?? '' },
+      model ? `Statistics of model '${model}'` : 'Model statistics',
+      opts,
+      model,
+    );
+    return (r.model_stats ?? []).map(modelStatisticsFromWire);
+  }
+
+  async infer(request: InferRequest, opts?: CallOptions): Promise<InferResponse> {
+    const what = `Inference on model '${request.model}'`;
+    let wire: object;
+    try {
+      wire = encodeInferRequest(request);
+    } catch (err) {
+      const e = err as TritonError;
+      throw new TritonError(e.code ?? 'INVALID_ARGUMENT', `${what}: ${e.message}`, {
+        model: request.model,
+        endpoint: this.endpoint,
+        cause: err,
+      });
+    }
+    const r = await this.call<WireInferResponse>('ModelInfer', wire, what, opts, request.model);
+    try {
+      return decodeInferResponse(r);
+    } catch (err) {
+      const e = err as TritonError;
+      throw new TritonError(
+        e.code ?? 'PROTOCOL_ERROR',
+        `${what} on ${this.endpoint}: ${e.message}`,
+        {
+          model: request.model,
+          endpoint: this.endpoint,
+          cause: err,
+        },
+      );
+    }
+  }
+
+  /** Cancels calls still running and closes the channel. Idempotent. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const call of this.active) call.cancel();
+    this.active.clear();
+    this.stub.close();
+  }
+}

@@ -1,0 +1,67 @@
+/**
+ * Client factory: one place that turns user-facing settings (a config node, a CLI
+ * URL) into an InferenceClient for the chosen transport.
+ */
+import { TritonError } from './errors';
+import { GrpcClient } from './grpc';
+import { HttpClient } from './http';
+import { LocalClient } from './local';
+import type { InferenceClient, LocalClientOptions, RemoteClientOptions } from './types';
+
+export type ClientOptions =
+  | ({ mode: 'grpc' } & RemoteClientOptions)
+  | ({ mode: 'http' } & RemoteClientOptions)
+  | ({ mode: 'local' } & LocalClientOptions);
+
+export function createClient(options: ClientOptions): InferenceClient {
+  switch (options.mode) {
+    case 'grpc':
+      return new GrpcClient(options);
+    case 'http':
+      return new HttpClient(options);
+    case 'local':
+      return new LocalClient(options);
+    default:
+      throw new TritonError(
+        'INVALID_CONFIG',
+        `Unknown client mode '${String((options as { mode?: unknown }).mode)}': use grpc, http or local`,
+      );
+  }
+}
+
+/**
+ * Parses a server URL: `grpc://host:8001`, `grpcs://host:8001` (TLS), `http://host:8000`,
+ * `https://host:8000`, or a bare `host:port` (gRPC). The port defaults to 8001 for gRPC
+ * and 8000 for HTTP.
+ */
+export function clientOptionsFromUrl(
+  url: string,
+  extra: Omit<RemoteClientOptions, 'host' | 'port'> = {},
+): ClientOptions {
+  const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(url) ? url : `grpc://${url}`;
+  let parsed: URL;
+  try {
+    parsed = new URL(withScheme);
+  } catch {
+    throw new TritonError(
+      'INVALID_CONFIG',
+      `'${url}' is not a server address: use grpc://host:8001 or http://host:8000`,
+    );
+  }
+  const scheme = parsed.protocol.replace(/:$/, '').toLowerCase();
+  const host = parsed.hostname.replace(/^\[(.*)\]$/, '$1') || '127.0.0.1';
+  const tlsWanted = scheme === 'https' || scheme === 'grpcs';
+  const tls = tlsWanted ? (extra.tls ? extra.tls : {}) : extra.tls;
+  if (scheme === 'grpc' || scheme === 'grpcs') {
+    return { ...extra, mode: 'grpc', host, port: Number(parsed.port || 8001), tls };
+  }
+  if (scheme === 'http' || scheme === 'https') {
+    return { ...extra, mode: 'http', host, port: Number(parsed.port || 8000), tls };
+  }
+  throw new TritonError(
+    'INVALID_CONFIG',
+    `Unsupported scheme '${scheme}' in '${url}': use grpc://, grpcs://, http:// or https://`,
+  );
+}
+
+export { GrpcClient, HttpClient, LocalClient };

@@ -1,0 +1,191 @@
+/**
+ * The input queue of a task node: at most `concurrency` jobs run at once, at
+ * most `limit` more wait, and a full queue drops a job by policy. Every job
+ * pushed ends exactly once: it runs (answered) or it is handed to `onDrop`
+ * (dropped). No Node-RED here, so the bookkeeping is testable on its own.
+ */
+import { TritonError } from '../client/errors';
+
+export type DropPolicy = 'oldest' | 'newest' | 'error';
+
+export interface QueueOptions {
+  /** Jobs running at once, at least 1. */
+  concurrency: number;
+  /** Jobs waiting behind the running ones, 0 or more. */
+  limit: number;
+  /**
+   * When a job arrives and `limit` are already waiting: 'oldest' drops the job that has
+   * waited longest, 'newest' drops the one that joined last, 'error' rejects the arrival.
+   */
+  dropPolicy: DropPolicy;
+}
+
+export interface QueueCounters {
+  /** Jobs pushed. */
+  received: number;
+  /** Jobs whose worker finished (successfully or not). */
+  answered: number;
+  /** Jobs that never ran: dropped by policy or cancelled by close(). */
+  dropped: number;
+}
+
+export interface QueueState {
+  running: number;
+  waiting: number;
+}
+
+/** Runs one job; `signal` aborts when the queue closes. Its own errors are its business. */
+export type QueueWorker<T> = (job: T, signal: AbortSignal) => Promise<void>;
+/** Ends a job that will not run, with QUEUE_FULL or CANCELLED. */
+export type QueueDrop<T> = (job: T, err: TritonError) => void;
+
+export class InputQueue<T> {
+  private readonly waiting: T[] = [];
+  private running = 0;
+  private closed = false;
+  private readonly abort = new AbortController();
+  private idleWaiters: (() => void)[] = [];
+  readonly counters: QueueCounters = { received: 0, answered: 0, dropped: 0 };
+
+  constructor(
+    private readonly options: QueueOptions,
+    private readonly worker: QueueWorker<T>,
+    private readonly onDrop: QueueDrop<T>,
+    /** Called after every change of running/waiting (for a status line). */
+    private readonly onChange: (state: QueueState) => void = () => undefined,
+  ) {
+    if (!Number.isInteger(options.concurrency) || options.concurrency < 1) {
+      throw new TritonError(
+        'INVALID_CONFIG',
+        `Concurrency must be a whole number of at least 1, got ${options.concurrency}`,
+      );
+    }
+    if (!Number.isInteger(options.limit) || options.limit < 0) {
+      throw new TritonError(
+        'INVALID_CONFIG',
+        `Queue limit must be a whole number of at least 0, got ${options.limit}`,
+      );
+    }
+    if (!['oldest', 'newest', 'error'].includes(options.dropPolicy)) {
+      throw new TritonError(
+        'INVALID_CONFIG',
+        `Drop policy must be 'oldest', 'newest' or 'error', got '${String(options.dropPolicy)}'`,
+      );
+    }
+  }
+
+  get state(): QueueState {
+    return { running: this.running, waiting: this.waiting.length };
+  }
+
+  push(job: T): void {
+    this.counters.received++;
+    if (this.closed) {
+      this.drop(job, this.cancelledError());
+      return;
+    }
+    if (this.running < this.options.concurrency) {
+      this.start(job);
+      this.changed();
+      return;
+    }
+    if (this.waiting.length < this.options.limit) {
+      this.waiting.push(job);
+      this.changed();
+      return;
+    }
+    const { dropPolicy, limit } = this.options;
+    // With no room at all (limit 0) there is nothing queued to give up for the arrival.
+    if (dropPolicy === 'error' || limit === 0) {
+      this.drop(job, this.fullError(`this message was rejected`));
+      return;
+    }
+    const victim = dropPolicy === 'oldest' ? this.waiting.shift() : this.waiting.pop();
+    this.waiting.push(job);
+    this.drop(
+      victim as T,
+      this.fullError(
+        dropPolicy === 'oldest'
+          ? 'the oldest waiting message was dropped'
+          : 'the newest waiting message was dropped',
+      ),
+    );
+    this.changed();
+  }
+
+  /**
+   * Stops taking jobs: waiting ones end with CANCELLED, running ones see their signal
+   * abort. Resolves when the running ones have finished.
+   */
+  async close(): Promise<void> {
+    if (!this.closed) {
+      this.closed = true;
+      this.abort.abort();
+      const pending = this.waiting.splice(0);
+      for (const job of pending) this.drop(job, this.cancelledError());
+      this.changed();
+    }
+    await this.idle();
+  }
+
+  /** Resolves when nothing runs and nothing waits. */
+  idle(): Promise<void> {
+    if (this.running === 0 && this.waiting.length === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  private start(job: T): void {
+    this.running++;
+    // The worker starts on the next microtask, so the "running" state is announced before
+    // a job that fails at once announces its failure. The worker owns its errors; the catch
+    // only keeps a broken worker from leaving a rejected promise behind.
+    void Promise.resolve()
+      .then(() => this.worker(job, this.abort.signal))
+      .catch(() => undefined)
+      .finally(() => {
+        this.running--;
+        this.counters.answered++;
+        const next = this.closed ? undefined : this.waiting.shift();
+        if (next !== undefined) this.start(next);
+        this.changed();
+        if (this.running === 0 && this.waiting.length === 0) {
+          const waiters = this.idleWaiters;
+          this.idleWaiters = [];
+          for (const w of waiters) w();
+        }
+      });
+  }
+
+  private drop(job: T, err: TritonError): void {
+    this.counters.dropped++;
+    try {
+      this.onDrop(job, err);
+    } catch {
+      // A failing drop handler must not break the queue for the jobs behind it.
+    }
+  }
+
+  private changed(): void {
+    try {
+      this.onChange(this.state);
+    } catch {
+      // Status updates are best effort.
+    }
+  }
+
+  private fullError(what: string): TritonError {
+    const { concurrency, limit } = this.options;
+    return new TritonError(
+      'QUEUE_FULL',
+      `The input queue is full (${concurrency} running, ${limit} waiting) and ${what}: ` +
+        'send fewer messages, raise the queue limit or the concurrency',
+    );
+  }
+
+  private cancelledError(): TritonError {
+    return new TritonError(
+      'CANCELLED',
+      'The node was stopped or redeployed before this message ran: send it again',
+    );
+  }
+}

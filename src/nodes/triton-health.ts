@@ -1,0 +1,33 @@
+/** triton-health: server and model readiness, on input and every N seconds. */
+import { toTritonError } from '../client/errors';
+import { StatusText, type ServerNode } from './common';
+import { healthSettings, migrateHealth, type HealthConfig } from './config';
+import { HealthController } from './health';
+import type { Node, NodeAPI, NodeDef } from './types';
+
+export default function tritonHealth(RED: NodeAPI): void {
+  RED.nodes.registerType('triton-health', function (this: Node, def: NodeDef) {
+    RED.nodes.createNode(this, def);
+    const status = new StatusText(RED, 'triton-health');
+    let config: HealthConfig;
+    try {
+      config = healthSettings(def);
+    } catch (e) {
+      this.error(toTritonError(e, 'INVALID_CONFIG'));
+      config = { ...migrateHealth(def), interval: 0 };
+    }
+    const server = (config.server ? RED.nodes.getNode(config.server) : null) as ServerNode | null;
+    if (server && !server.connection && server.configError) {
+      this.error(server.configError);
+    }
+    const controller = new HealthController(this, config, server?.connection, status);
+    this.on('input', (msg, send, done) => controller.input(msg, send, done));
+    this.on('close', (_removed, done) => {
+      controller.close().then(
+        () => done(),
+        () => done(),
+      );
+    });
+    controller.start();
+  });
+}

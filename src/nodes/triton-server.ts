@@ -1,0 +1,55 @@
+/**
+ * triton-server: the config node. It owns one client (gRPC, HTTP or local), its
+ * profile cache and connection state; the task and health nodes find it by id.
+ * The editor's admin routes are registered here, once per runtime.
+ */
+import { toTritonError } from '../client/errors';
+import { registerAdminRoutes } from './admin';
+import type { ServerNode } from './common';
+import { migrateServer, type ServerCredentials } from './config';
+import { openConnection, type TlsSource } from './connection';
+import type { Node, NodeAPI, NodeDef } from './types';
+
+export default function tritonServer(RED: NodeAPI): void {
+  registerAdminRoutes(RED);
+
+  RED.nodes.registerType(
+    'triton-server',
+    function (this: Node, def: NodeDef) {
+      RED.nodes.createNode(this, def);
+      const node = this as ServerNode;
+      try {
+        const config = migrateServer(def);
+        const tls =
+          config.tls && config.tlsConfig
+            ? (RED.nodes.getNode(config.tlsConfig) as TlsSource | null)
+            : null;
+        node.connection = openConnection({
+          config,
+          credentials: (node.credentials ?? {}) as ServerCredentials,
+          tls,
+          ...(RED.settings.userDir ? { userDir: RED.settings.userDir } : {}),
+        });
+      } catch (e) {
+        // Users of this node show the sentence; the message never holds credentials.
+        node.configError = toTritonError(e, 'INVALID_CONFIG');
+        node.error(node.configError);
+      }
+      node.on('close', (_removed, done) => {
+        const closing = node.connection ? node.connection.close() : Promise.resolve();
+        closing.then(
+          () => done(),
+          () => done(),
+        );
+      });
+    },
+    {
+      credentials: {
+        token: { type: 'password' },
+        username: { type: 'text' },
+        password: { type: 'password' },
+        headerValue: { type: 'password' },
+      },
+    },
+  );
+}

@@ -1,0 +1,577 @@
+/**
+ * A KServe v2 HTTP/REST frontend on node:http over any InferenceClient backend
+ * (in triton-vision-serve: the in-process onnxruntime LocalClient). It speaks the
+ * subset of Triton's HTTP API our clients and the official tritonclient use:
+ * health, metadata, config, infer (JSON and binary tensors, raw binary requests,
+ * gzip/deflate bodies both ways), statistics and the repository extension.
+ *
+ * Status codes follow Triton 2.51 (test/triton/NOTES.md): health/ready answer 200
+ * with an empty `text/plain` body, and a model that is not ready 400 with a JSON
+ * error; errors answer httpStatusForCode(err.code) with `{"error": "..."}`; a known
+ * path with the wrong method answers 405 `{"error":"Method Not Allowed"}`; an
+ * unknown path, or a version that is not a number, answers 404. Where we still
+ * differ from Triton on purpose is listed in NOTES.md under "Differences from
+ * triton-vision-serve".
+ */
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import * as zlib from 'node:zlib';
+import { TritonError, httpStatusForCode, isTritonError } from '../client/errors';
+import {
+  decodeInferRequest,
+  encodeErrorBody,
+  encodeInferResponse,
+  isRawBinaryRequest,
+} from '../client/http-codec';
+import type { InferenceClient } from '../client/types';
+
+/**
+ * Our exact error code beside the KServe status: several codes share one status
+ * (MODEL_NOT_READY and TRITON_UNAVAILABLE are both 503), and our client reads this
+ * header to give back the code the backend raised. Other clients ignore it.
+ */
+export const ERROR_CODE_HEADER = 'X-Triton-Vision-Error-Code';
+
+export interface HttpFrontendOptions {
+  /** Address to listen on (default 127.0.0.1). */
+  host?: string;
+  /** Port to listen on; 0 picks a free one (default 8000). */
+  port?: number;
+  /** Largest request body in bytes, after decompression (default 256 MiB). */
+  maxBodyBytes?: number;
+}
+
+export interface HttpFrontend {
+  /** The port actually listened on (useful with port 0). */
+  port: number;
+  /** Stops listening and closes every connection, idle or not. Idempotent. */
+  close(): Promise<void>;
+}
+
+const DEFAULT_MAX_BODY_BYTES = 256 * 1024 * 1024;
+/** Below this, compressing a reply costs more than it saves. */
+const MIN_COMPRESS_BYTES = 1024;
+
+interface Answer {
+  status: number;
+  headers?: Record<string, string>;
+  body?: Buffer;
+}
+
+interface Route {
+  method: 'GET' | 'POST';
+  run: (ctx: RequestContext) => Promise<Answer>;
+}
+
+interface RequestContext {
+  req: http.IncomingMessage;
+  signal: AbortSignal;
+  /** The request body, read (and decompressed) on first call. */
+  body(): Promise<Buffer>;
+}
+
+/** Statuses chosen by the frontend itself (not from an error code), e.g. 405, 413, 415. */
+const explicitStatus = new WeakMap<TritonError, number>();
+/** Headers that go with such an answer (Allow for 405). */
+const extraHeaders = new WeakMap<TritonError, Record<string, string>>();
+
+function httpError(
+  code: TritonError['code'],
+  message: string,
+  status?: number,
+  headers?: Record<string, string>,
+): TritonError {
+  const err = new TritonError(code, message);
+  if (status !== undefined) explicitStatus.set(err, status);
+  if (headers) extraHeaders.set(err, headers);
+  return err;
+}
+
+function json(value: unknown, status = 200): Answer {
+  return {
+    status,
+    headers: { 'Content-Type': 'application/json' },
+    body: Buffer.from(JSON.stringify(value), 'utf8'),
+  };
+}
+
+/** Triton sends its empty health answers as text/plain; clients that check the type see the same. */
+const empty = (status: number): Answer => ({
+  status,
+  headers: { 'Content-Type': 'text/plain' },
+});
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** An optional JSON object body (repository endpoints): empty means `{}`. */
+function parseOptionalJson(body: Buffer, what: string): Record<string, unknown> {
+  if (body.length === 0 || body.toString('utf8').trim() === '') return {};
+  let v: unknown;
+  try {
+    v = JSON.parse(body.toString('utf8'));
+  } catch (err) {
+    throw httpError(
+      'INVALID_ARGUMENT',
+      `The ${what} body is not valid JSON (${(err as Error).message})`,
+    );
+  }
+  if (!isObject(v)) throw httpError('INVALID_ARGUMENT', `The ${what} body is not a JSON object`);
+  return v;
+}
+
+// ---- body reading and compression ---------------------------------------------------------
+
+/**
+ * Reads the whole body. Past the limit it keeps draining without storing, then
+ * answers 413: replying before the client has finished sending would make many
+ * clients see a reset instead of our JSON error.
+ */
+function readBody(req: http.IncomingMessage, maxBytes: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let total = 0;
+    let tooLarge = Number(req.headers['content-length']) > maxBytes;
+    req.on('data', (chunk: Buffer) => {
+      total += chunk.length;
+      if (total > maxBytes) tooLarge = true;
+      if (!tooLarge) chunks.push(chunk);
+    });
+    req.on('end', () => {
+      if (tooLarge) {
+        reject(
+          httpError(
+            'MESSAGE_TOO_LARGE',
+            `The request body is ${total} bytes, over this server's limit of ${maxBytes}: send a smaller request or raise the server's --max-message-mb`,
+          ),
+        );
+      } else {
+        resolve(Buffer.concat(chunks, total));
+      }
+    });
+    const gone = (why: string): void =>
+      reject(httpError('CANCELLED', `The client went away while sending the body (${why})`, 499));
+    req.on('error', (err) => gone(err.message));
+    req.on('close', () => {
+      if (!req.complete) gone('connection closed');
+    });
+  });
+}
+
+type ZlibFn = (
+  buf: Buffer,
+  opts: zlib.ZlibOptions | zlib.BrotliOptions,
+  cb: (err: Error | null, out: Buffer) => void,
+) => void;
+
+function zlibRun(
+  fn: ZlibFn,
+  buf: Buffer,
+  opts: zlib.ZlibOptions | zlib.BrotliOptions,
+): Promise<Buffer> {
+  return new Promise((resolve, reject) =>
+    fn(buf, opts, (err, out) => (err ? reject(err) : resolve(out))),
+  );
+}
+
+const DECODERS: Record<string, ZlibFn> = {
+  gzip: zlib.gunzip as ZlibFn,
+  'x-gzip': zlib.gunzip as ZlibFn,
+  deflate: zlib.inflate as ZlibFn,
+  br: zlib.brotliDecompress as ZlibFn,
+};
+
+async function decodeContent(
+  body: Buffer,
+  encoding: string | undefined,
+  maxBytes: number,
+): Promise<Buffer> {
+  const enc = (encoding ?? 'identity').trim().toLowerCase();
+  if (enc === 'identity' || enc === '' || body.length === 0) return body;
+  const fn = DECODERS[enc];
+  if (!fn) {
+    throw httpError(
+      'INVALID_ARGUMENT',
+      `Content-Encoding '${enc}' is not supported: send the body plain, gzip or deflate`,
+      415,
+    );
+  }
+  try {
+    return await zlibRun(fn, body, { maxOutputLength: maxBytes });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
+      throw httpError(
+        'MESSAGE_TOO_LARGE',
+        `The ${enc} request body expands past this server's limit of ${maxBytes} bytes: send a smaller request`,
+      );
+    }
+    throw httpError(
+      'INVALID_ARGUMENT',
+      `The request body is marked Content-Encoding: ${enc} but does not decompress (${(err as Error).message})`,
+    );
+  }
+}
+
+/** The encoding to answer with, from Accept-Encoding (gzip preferred, q=0 honoured). */
+function pickEncoding(accept: string | undefined): 'gzip' | 'deflate' | undefined {
+  if (!accept) return undefined;
+  const offered = new Map<string, number>();
+  for (const part of accept.split(',')) {
+    const [name, ...params] = part.trim().toLowerCase().split(';');
+    const q = params.map((p) => p.trim()).find((p) => p.startsWith('q='));
+    offered.set(name!.trim(), q ? Number(q.slice(2)) : 1);
+  }
+  const ok = (n: string): boolean => (offered.get(n) ?? offered.get('*') ?? 0) > 0;
+  if (ok('gzip')) return 'gzip';
+  if (ok('deflate')) return 'deflate';
+  return undefined;
+}
+
+// ---- routing --------------------------------------------------------------------------
+
+function decodeSegments(pathname: string): string[] {
+  const trimmed = pathname.length > 1 ? pathname.replace(/\/+$/, '') : pathname;
+  try {
+    return trimmed.split('/').slice(1).map(decodeURIComponent);
+  } catch {
+    throw httpError('INVALID_ARGUMENT', `The path '${pathname}' is not valid percent-encoding`);
+  }
+}
+
+function buildRoutes(backend: InferenceClient): (segs: string[]) => Route | undefined {
+  const modelReady = async (
+    model: string,
+    version: string | undefined,
+    signal: AbortSignal,
+  ): Promise<Answer> => {
+    const notReady = (): Answer =>
+      json(
+        {
+          error: `Model '${model}'${version ? ` version ${version}` : ''} is not ready: check the name, or load the model`,
+        },
+        400,
+      );
+    try {
+      return (await backend.modelReady(model, version, { signal })) ? empty(200) : notReady();
+    } catch (err) {
+      // Triton answers "not ready" (400) for a model it does not know, too.
+      if (isTritonError(err) && (err.code === 'NOT_FOUND' || err.code === 'MODEL_NOT_READY')) {
+        return notReady();
+      }
+      throw err;
+    }
+  };
+
+  const infer = async (ctx: RequestContext, model: string, version?: string): Promise<Answer> => {
+    const body = await ctx.body();
+    let rawInput;
+    if (isRawBinaryRequest(ctx.req.headers)) {
+      const md = await backend.modelMetadata(model, version, { signal: ctx.signal });
+      if (md.inputs.length !== 1) {
+        throw httpError(
+          'INVALID_ARGUMENT',
+          `A raw binary request (Inference-Header-Content-Length: 0) needs a model with exactly one input, but '${model}' has ${md.inputs.length}: send a JSON header naming each input`,
+        );
+      }
+      rawInput = md.inputs[0];
+    }
+    const decoded = decodeInferRequest(body, ctx.req.headers, {
+      model,
+      ...(version ? { version } : {}),
+      ...(rawInput ? { rawInput } : {}),
+    });
+    const { binaryOutputs, ...request } = decoded;
+    const response = await backend.infer(request, { signal: ctx.signal });
+    const enc = encodeInferResponse(response, binaryOutputs);
+    return { status: 200, headers: enc.headers, body: enc.body };
+  };
+
+  const modelRoutes = (segs: string[]): Route | undefined => {
+    // segs: [model] [versions v] [ready|config|infer|stats]
+    const model = segs[0]!;
+    let rest = segs.slice(1);
+    let version: string | undefined;
+    if (rest[0] === 'versions') {
+      // Triton's versions are numbers; anything else is an unknown path there (404).
+      if (rest.length < 2 || !/^\d+$/.test(rest[1]!)) return undefined;
+      version = rest[1];
+      rest = rest.slice(2);
+    }
+    if (model === '' || rest.length > 1) return undefined;
+    switch (rest[0]) {
+      case undefined:
+        return {
+          method: 'GET',
+          run: async (ctx) =>
+            json(await backend.modelMetadata(model, version, { signal: ctx.signal })),
+        };
+      case 'ready':
+        return { method: 'GET', run: (ctx) => modelReady(model, version, ctx.signal) };
+      case 'config':
+        return {
+          method: 'GET',
+          run: async (ctx) =>
+            json(await backend.modelConfig(model, version, { signal: ctx.signal })),
+        };
+      case 'stats':
+        return {
+          method: 'GET',
+          run: async (ctx) =>
+            json({
+              model_stats: await backend.modelStatistics(model, version, { signal: ctx.signal }),
+            }),
+        };
+      case 'infer':
+        return { method: 'POST', run: (ctx) => infer(ctx, model, version) };
+      default:
+        return undefined;
+    }
+  };
+
+  const health = (live: boolean): Route => ({
+    method: 'GET',
+    run: async (ctx) => {
+      const ok = live
+        ? await backend.serverLive({ signal: ctx.signal })
+        : await backend.serverReady({ signal: ctx.signal });
+      return empty(ok ? 200 : 400);
+    },
+  });
+
+  const repositoryControl = (model: string, action: 'load' | 'unload'): Route => ({
+    method: 'POST',
+    run: async (ctx) => {
+      const body = parseOptionalJson(await ctx.body(), `${action} request`);
+      const params = isObject(body.parameters) ? body.parameters : {};
+      if (
+        action === 'load' &&
+        Object.keys(params).some((k) => k === 'config' || k.startsWith('file:'))
+      ) {
+        throw httpError(
+          'UNSUPPORTED',
+          `Loading '${model}' with an override config or uploaded files is not supported by this server: change the model repository on disk and load the model by name`,
+        );
+      }
+      if (action === 'load') await backend.loadModel(model, { signal: ctx.signal });
+      else await backend.unloadModel(model, { signal: ctx.signal });
+      // Triton's answer: 200, an empty body labelled JSON.
+      return { status: 200, headers: { 'Content-Type': 'application/json' } };
+    },
+  });
+
+  return (segs) => {
+    if (segs[0] !== 'v2') return undefined;
+    const s = segs.slice(1);
+    if (s.length === 0) {
+      return {
+        method: 'GET',
+        run: async (ctx) => {
+          const md = await backend.serverMetadata({ signal: ctx.signal });
+          // The binary tensor extension is this frontend's, whatever the backend lists.
+          const extensions = md.extensions.includes('binary_tensor_data')
+            ? md.extensions
+            : [...md.extensions, 'binary_tensor_data'];
+          return json({ ...md, extensions });
+        },
+      };
+    }
+    if (s[0] === 'health' && s.length === 2 && (s[1] === 'live' || s[1] === 'ready')) {
+      return health(s[1] === 'live');
+    }
+    if (s[0] === 'models') {
+      if (s.length === 2 && s[1] === 'stats') {
+        return {
+          method: 'GET',
+          run: async (ctx) =>
+            json({
+              model_stats: await backend.modelStatistics(undefined, undefined, {
+                signal: ctx.signal,
+              }),
+            }),
+        };
+      }
+      if (s.length >= 2) return modelRoutes(s.slice(1));
+      return undefined;
+    }
+    if (s[0] === 'repository') {
+      if (s.length === 2 && s[1] === 'index') {
+        return {
+          method: 'POST',
+          run: async (ctx) => {
+            const body = parseOptionalJson(await ctx.body(), 'repository index request');
+            if (body.ready !== undefined && typeof body.ready !== 'boolean') {
+              throw httpError(
+                'INVALID_ARGUMENT',
+                `'ready' in the repository index request must be true or false`,
+              );
+            }
+            return json(
+              await backend.repositoryIndex({ ready: body.ready === true, signal: ctx.signal }),
+            );
+          },
+        };
+      }
+      if (
+        s.length === 4 &&
+        s[1] === 'models' &&
+        (s[3] === 'load' || s[3] === 'unload') &&
+        s[2] !== ''
+      ) {
+        return repositoryControl(s[2]!, s[3]);
+      }
+      return undefined;
+    }
+    if (s[0] === 'systemsharedmemory' || s[0] === 'cudasharedmemory') {
+      const unsupported = async (): Promise<Answer> => {
+        throw httpError(
+          'UNSUPPORTED',
+          'Shared memory is not supported by this server: send tensors in the request body',
+        );
+      };
+      return { method: s[s.length - 1] === 'status' ? 'GET' : 'POST', run: unsupported };
+    }
+    return undefined;
+  };
+}
+
+// ---- the server ---------------------------------------------------------------------------
+
+/**
+ * Starts the HTTP frontend. Resolves once listening; rejects with INVALID_CONFIG
+ * when the address cannot be bound (e.g. the port is taken).
+ */
+export function startHttpFrontend(
+  backend: InferenceClient,
+  opts: HttpFrontendOptions = {},
+): Promise<HttpFrontend> {
+  const host = opts.host ?? '127.0.0.1';
+  const port = opts.port ?? 8000;
+  const maxBodyBytes = opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  const route = buildRoutes(backend);
+
+  const respond = async (
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    answer: Answer,
+  ): Promise<void> => {
+    if (res.destroyed || res.headersSent) return;
+    const headers: Record<string, string> = { ...(answer.headers ?? {}) };
+    let body = answer.body ?? Buffer.alloc(0);
+    const encoding = pickEncoding(req.headers['accept-encoding']);
+    if (encoding && body.length >= MIN_COMPRESS_BYTES) {
+      // Tensor data barely compresses: the fastest level keeps the CPU cost small.
+      const fn = (encoding === 'gzip' ? zlib.gzip : zlib.deflate) as ZlibFn;
+      body = await zlibRun(fn, body, { level: zlib.constants.Z_BEST_SPEED });
+      headers['Content-Encoding'] = encoding;
+      headers['Vary'] = 'Accept-Encoding';
+    }
+    headers['Content-Length'] = String(body.length);
+    if (res.destroyed) return;
+    res.writeHead(answer.status, headers);
+    res.end(body);
+  };
+
+  const fail = (
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    err: unknown,
+  ): Promise<void> => {
+    const e = isTritonError(err)
+      ? err
+      : new TritonError(
+          'INTERNAL',
+          `Internal server error: ${err instanceof Error ? err.message : String(err)}`,
+        );
+    const status = explicitStatus.get(e) ?? httpStatusForCode(e.code);
+    return respond(req, res, {
+      status,
+      headers: {
+        'Content-Type': 'application/json',
+        [ERROR_CODE_HEADER]: e.code,
+        ...(extraHeaders.get(e) ?? {}),
+      },
+      body: encodeErrorBody(e.message),
+    });
+  };
+
+  const handle = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
+    const abort = new AbortController();
+    // The client hung up (or its deadline passed): stop the backend work for it.
+    res.on('close', () => {
+      if (!res.writableFinished) abort.abort();
+    });
+    let bodyPromise: Promise<Buffer> | undefined;
+    const ctx: RequestContext = {
+      req,
+      signal: abort.signal,
+      body: () => {
+        bodyPromise ??= readBody(req, maxBodyBytes).then((raw) =>
+          decodeContent(raw, req.headers['content-encoding'], maxBodyBytes),
+        );
+        return bodyPromise;
+      },
+    };
+    try {
+      const url = new URL(req.url ?? '/', 'http://frontend');
+      const r = route(decodeSegments(url.pathname));
+      if (!r) {
+        throw httpError(
+          'NOT_FOUND',
+          `No KServe v2 endpoint at ${req.method ?? 'GET'} ${url.pathname}: see /v2/health/ready, /v2/models/<name>, /v2/models/<name>/infer`,
+          404,
+        );
+      }
+      if (req.method !== r.method) {
+        throw httpError('INVALID_ARGUMENT', 'Method Not Allowed', 405, { Allow: r.method });
+      }
+      await respond(req, res, await r.run(ctx));
+    } catch (err) {
+      // A body that is still arriving must be drained before we answer (see readBody).
+      if (bodyPromise === undefined && req.method === 'POST' && !req.readableEnded) {
+        await ctx.body().catch(() => undefined);
+      }
+      await fail(req, res, err);
+    }
+  };
+
+  const server = http.createServer((req, res) => {
+    handle(req, res).catch(() => {
+      // Writing the answer itself failed (the socket is gone): nothing left to tell anyone.
+      res.destroy();
+    });
+  });
+
+  return new Promise<HttpFrontend>((resolve, reject) => {
+    const onListenError = (err: NodeJS.ErrnoException): void => {
+      reject(
+        new TritonError(
+          'INVALID_CONFIG',
+          `Cannot listen for HTTP on ${host}:${port} (${err.code ?? err.message}): ${
+            err.code === 'EADDRINUSE'
+              ? 'the port is taken; pick another port or stop the other server'
+              : 'check the host address and port'
+          }`,
+          { cause: err },
+        ),
+      );
+    };
+    server.once('error', onListenError);
+    server.listen({ host, port }, () => {
+      server.off('error', onListenError);
+      // Errors after start (rare: e.g. EMFILE on accept) must not crash the process.
+      server.on('error', () => undefined);
+      let closing: Promise<void> | undefined;
+      resolve({
+        port: (server.address() as AddressInfo).port,
+        close: () => {
+          closing ??= new Promise<void>((done) => {
+            server.close(() => done());
+            server.closeAllConnections();
+          });
+          return closing;
+        },
+      });
+    });
+  });
+}

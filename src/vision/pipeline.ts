@@ -1,0 +1,259 @@
+/**
+ * The one path from an image to a result: profile (cached per model and
+ * version) + pre-processing + inference + post-processing, with per-stage
+ * timings. Nodes, the CLI and the benchmarks all call this; nothing else
+ * duplicates it.
+ */
+import { TritonError, isTritonError } from '../client/errors';
+import type { CallOptions, InferenceClient, ModelConfig, Tensor } from '../client/types';
+import { annotate } from './annotate';
+import { classify } from './classify';
+import { decodeDetections } from './detect';
+import { prepareInput } from './image';
+import { deriveProfile } from './profile';
+import { decodeSegments } from './segment';
+import type {
+  Classification,
+  ClassifyOptions,
+  Detection,
+  Family,
+  ImageInput,
+  ModelProfile,
+  SegmentOptions,
+  Task,
+} from './types';
+
+export interface ProfileOptions {
+  /** The task the caller needs; a model of another task fails with UNSUPPORTED_MODEL. */
+  expectTask?: Task;
+  /** Label list that replaces the model's. */
+  labels?: string[];
+  cache?: ProfileCache;
+  timeoutMs?: number;
+  signal?: AbortSignal;
+}
+
+export interface TaskOptions extends SegmentOptions, ClassifyOptions, ProfileOptions {
+  /** Model version ('' or undefined = the server's choice, normally the latest). */
+  version?: string;
+  /** Also draw the result onto the image (result.annotated). */
+  annotate?: boolean;
+  annotateFormat?: 'jpeg' | 'png';
+  /** Largest image accepted, in pixels (default 50 MP). */
+  maxPixels?: number;
+}
+
+export interface TaskTimings {
+  decodeMs: number;
+  preprocessMs: number;
+  inferMs: number;
+  postprocessMs: number;
+  totalMs: number;
+}
+
+export interface TaskResult {
+  task: Task;
+  detections?: Detection[];
+  classes?: Classification[];
+  image: { width: number; height: number };
+  model: { name: string; version: string; backend: string; family: Family };
+  timings: TaskTimings;
+  annotated?: Buffer;
+}
+
+/**
+ * Model profiles keyed by client + model + version. One cache per config node
+ * (per client), so a redeploy that makes a new client starts fresh.
+ */
+export class ProfileCache {
+  private readonly entries = new Map<string, Promise<ModelProfile>>();
+
+  get(key: string, make: () => Promise<ModelProfile>): Promise<ModelProfile> {
+    const hit = this.entries.get(key);
+    if (hit) return hit;
+    const p = make();
+    this.entries.set(key, p);
+    // A failed lookup (server down, model not loaded yet) must not stick.
+    p.catch(() => {
+      if (this.entries.get(key) === p) this.entries.delete(key);
+    });
+    return p;
+  }
+
+  /** Forget one model (every version), or everything. */
+  invalidate(model?: string): void {
+    if (model === undefined) {
+      this.entries.clear();
+      return;
+    }
+    for (const key of [...this.entries.keys()]) {
+      if (key.startsWith(`${model}@`)) this.entries.delete(key);
+    }
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+}
+
+function callOptions(o: { timeoutMs?: number; signal?: AbortSignal }): CallOptions {
+  const c: CallOptions = {};
+  if (o.timeoutMs !== undefined) c.timeoutMs = o.timeoutMs;
+  if (o.signal !== undefined) c.signal = o.signal;
+  return c;
+}
+
+/** Metadata + config → profile. A server without the config extension still works. */
+export async function resolveProfile(
+  client: InferenceClient,
+  model: string,
+  version = '',
+  opts: ProfileOptions = {},
+): Promise<ModelProfile> {
+  const make = async (): Promise<ModelProfile> => {
+    const co = callOptions(opts);
+    const [metadata, config] = await Promise.all([
+      client.modelMetadata(model, version || undefined, co),
+      client
+        .modelConfig(model, version || undefined, co)
+        .catch((err: unknown): ModelConfig | undefined => {
+          if (isTritonError(err) && err.code === 'UNSUPPORTED') return undefined;
+          throw err;
+        }),
+    ]);
+    const profile = deriveProfile(metadata, config, {
+      ...(opts.labels ? { labels: opts.labels } : {}),
+      ...(opts.expectTask ? { expectTask: opts.expectTask } : {}),
+    });
+    // The version we will actually talk to: the requested one or the newest listed.
+    if (version) profile.version = version;
+    return profile;
+  };
+  // The expected task is part of the key: a segment model used by a detect node gets a
+  // detect profile (boxes only), and the same model in a segment node a segment profile.
+  const key = `${model}@${version}#${opts.expectTask ?? ''}`;
+  return opts.cache ? opts.cache.get(key, make) : make();
+}
+
+function findOutput(outputs: Tensor[], name: string | undefined, model: string): Tensor {
+  const t = name === undefined ? undefined : outputs.find((o) => o.name === name);
+  if (!t) {
+    throw new TritonError(
+      'PROTOCOL_ERROR',
+      `Model '${model}' answered without its output '${name ?? '?'}' (got ${outputs.map((o) => o.name).join(', ') || 'nothing'})`,
+      { model },
+    );
+  }
+  return t;
+}
+
+function asFloat32(t: Tensor): Float32Array {
+  if (t.data instanceof Float32Array) return t.data;
+  if (t.data instanceof BigInt64Array || t.data instanceof BigUint64Array) {
+    return Float32Array.from(t.data, (v) => Number(v));
+  }
+  return Float32Array.from(t.data as ArrayLike<number>);
+}
+
+/** Runs one image through a model: the single path every caller uses. */
+export async function runTask(
+  client: InferenceClient,
+  model: string,
+  image: ImageInput,
+  options: TaskOptions = {},
+): Promise<TaskResult> {
+  const t0 = performance.now();
+  const profile = await resolveProfile(client, model, options.version ?? '', options);
+  const prepared = await prepareInput(image, profile, {
+    ...(options.maxPixels !== undefined ? { maxPixels: options.maxPixels } : {}),
+  });
+  const original = { width: prepared.width, height: prepared.height };
+
+  const tInfer = performance.now();
+  const wanted = [
+    profile.outputs.detections,
+    profile.outputs.prototypes,
+    profile.outputs.logits,
+  ].filter((n): n is string => typeof n === 'string');
+  const response = await client.infer(
+    {
+      model,
+      ...(options.version ? { version: options.version } : {}),
+      inputs: [
+        {
+          name: profile.input.name,
+          datatype: profile.input.datatype,
+          shape: prepared.shape,
+          data: prepared.tensor,
+        },
+      ],
+      outputs: wanted.map((name) => ({ name })),
+    },
+    callOptions(options),
+  );
+  const inferMs = performance.now() - tInfer;
+
+  const tPost = performance.now();
+  const result: TaskResult = {
+    task: profile.task,
+    image: original,
+    model: {
+      name: model,
+      version: response.version || profile.version,
+      backend: profile.backend,
+      family: profile.family,
+    },
+    timings: {
+      decodeMs: prepared.decodeMs,
+      preprocessMs: prepared.preprocessMs,
+      inferMs,
+      postprocessMs: 0,
+      totalMs: 0,
+    },
+  };
+  if (profile.task === 'classify') {
+    const logits = findOutput(response.outputs, profile.outputs.logits, model);
+    result.classes = classify(asFloat32(logits), profile, options);
+  } else {
+    const det = findOutput(response.outputs, profile.outputs.detections, model);
+    const geometry = prepared.letterbox;
+    if (!geometry) {
+      throw new TritonError(
+        'INTERNAL',
+        `No letterbox geometry for ${profile.task} model '${model}'`,
+      );
+    }
+    if (profile.task === 'segment') {
+      const protos = findOutput(response.outputs, profile.outputs.prototypes, model);
+      result.detections = await decodeSegments(
+        { data: asFloat32(det), shape: det.shape },
+        { data: asFloat32(protos), shape: protos.shape },
+        profile,
+        geometry,
+        original,
+        options,
+      );
+    } else {
+      result.detections = decodeDetections(
+        { data: asFloat32(det), shape: det.shape },
+        profile,
+        geometry,
+        original,
+        options,
+      );
+    }
+  }
+  result.timings.postprocessMs = performance.now() - tPost;
+  if (options.annotate) {
+    result.annotated = await annotate(
+      image,
+      {
+        ...(result.detections ? { detections: result.detections } : {}),
+        ...(result.classes ? { classes: result.classes } : {}),
+      },
+      { format: options.annotateFormat ?? 'jpeg' },
+    );
+  }
+  result.timings.totalMs = performance.now() - t0;
+  return result;
+}

@@ -1,0 +1,641 @@
+/**
+ * YOLOv8-seg (and YOLOv5-seg) outputs → detections with instance masks on the original image.
+ *
+ * Per kept instance (REFERENCE B.4): probabilities sigmoid(coeffs · protos) are formed only
+ * inside the instance's box in prototype space (x1 ≤ c < x2, y1 ≤ r < y2; zero elsewhere),
+ * then sampled bilinearly (align_corners=False) straight at each original-image pixel through
+ * the letterbox (scale and pad), within the original-space box, and thresholded. Going from
+ * prototypes to original pixels in one resampling keeps the letterbox pad out of the mask
+ * (the seed stretched the padded prototype over the whole image) and never builds the
+ * input-sized intermediate mask.
+ */
+import sharp from 'sharp';
+import { TritonError } from '../client/errors';
+import {
+  checkUnit,
+  inputBox,
+  resolveDetectOptions,
+  selectDetections,
+  toDetections,
+  type OutputTensor,
+  type SelectedDetections,
+} from './detect';
+import type { Detection, LetterboxGeometry, Mask, ModelProfile, SegmentOptions } from './types';
+
+/** A binary mask covering a box of the original image. */
+export interface BoxMask {
+  /** Left column / top row of the box in the original image. */
+  left: number;
+  top: number;
+  width: number;
+  height: number;
+  /** [height, width] 1 = object, row-major. */
+  data: Uint8Array;
+  /** Pixels set. */
+  area: number;
+  /** The same pixels as horizontal runs (built alongside, so contours need no rescan). */
+  runs: Runs;
+}
+
+/** Prototype tensor checked against the profile: [nm, mh, mw]. */
+function protoDims(protos: OutputTensor, profile: ModelProfile): [number, number, number] {
+  const { shape, data } = protos;
+  const model = profile.model;
+  const total = shape.reduce((a, b) => a * b, 1);
+  const dims = shape.length === 4 && shape[0] === 1 ? shape.slice(1) : shape;
+  if (total !== data.length || dims.length !== 3 || dims[0] !== profile.numMasks) {
+    throw new TritonError(
+      'UNSUPPORTED_MODEL',
+      `Model '${model}' returned prototypes shaped [${shape.join(',')}] with ${data.length} values; they must be [1, ${profile.numMasks}, H/4, W/4]`,
+      { model },
+    );
+  }
+  if (!(dims[1]! > 0 && dims[2]! > 0)) {
+    throw new TritonError('UNSUPPORTED_MODEL', `Model '${model}' returned empty prototypes`, {
+      model,
+    });
+  }
+  return [dims[0]!, dims[1]!, dims[2]!];
+}
+
+/** Bilinear source taps along one axis (PyTorch's align_corners=False rule, edge clamped). */
+interface Taps {
+  i0: Int32Array;
+  i1: Int32Array;
+  w: Float32Array;
+}
+
+/**
+ * Taps for original pixels 0..size-1 along one axis: pixel centre → model-input coordinate
+ * (·scale + pad) → prototype coordinate (·protoSize/inputSize) → source index.
+ */
+function axisTaps(
+  size: number,
+  scale: number,
+  pad: number,
+  inputSize: number,
+  protoSize: number,
+): Taps {
+  const i0 = new Int32Array(size);
+  const i1 = new Int32Array(size);
+  const w = new Float32Array(size);
+  const f = protoSize / inputSize;
+  for (let p = 0; p < size; p++) {
+    let src = ((p + 0.5) * scale + pad) * f - 0.5;
+    if (src < 0) src = 0;
+    let a = Math.floor(src);
+    if (a > protoSize - 1) a = protoSize - 1;
+    i0[p] = a;
+    i1[p] = a < protoSize - 1 ? a + 1 : a;
+    w[p] = Math.min(1, src - a);
+  }
+  return { i0, i1, w };
+}
+
+/**
+ * One instance's mask on the original image, restricted to its (original-space) box.
+ *
+ * @param coeffs [nm] mask coefficients of the instance.
+ * @param protos [nm, mh, mw] prototypes (row-major).
+ * @param box    Instance box in model-input pixels (unclipped), as NMS kept it.
+ */
+function instanceMask(
+  coeffs: Float32Array,
+  protos: Float32Array,
+  dims: [number, number, number],
+  box: { x1: number; y1: number; x2: number; y2: number },
+  geometry: LetterboxGeometry,
+  original: { width: number; height: number },
+  cols: Taps,
+  rows: Taps,
+  threshold: number,
+): BoxMask {
+  const [nm, mh, mw] = dims;
+  const g = geometry;
+  const W0 = original.width;
+  const H0 = original.height;
+  // Original-space box (pixel c is inside when x1 ≤ c < x2).
+  const ox1 = Math.min(Math.max((box.x1 - g.padLeft) / g.scale, 0), W0);
+  const oy1 = Math.min(Math.max((box.y1 - g.padTop) / g.scale, 0), H0);
+  const ox2 = Math.min(Math.max((box.x2 - g.padLeft) / g.scale, 0), W0);
+  const oy2 = Math.min(Math.max((box.y2 - g.padTop) / g.scale, 0), H0);
+  const left = Math.ceil(ox1);
+  const top = Math.ceil(oy1);
+  const width = Math.max(0, Math.ceil(ox2) - left);
+  const height = Math.max(0, Math.ceil(oy2) - top);
+  const data = new Uint8Array(width * height);
+  if (width === 0 || height === 0) {
+    return { left, top, width, height, data, area: 0, runs: new Runs(0) };
+  }
+
+  // Prototype tile the taps touch, and the crop (in prototype pixels) inside it.
+  const tc0 = cols.i0[left]!;
+  const tc1 = cols.i1[left + width - 1]!;
+  const tr0 = rows.i0[top]!;
+  const tr1 = rows.i1[top + height - 1]!;
+  const tw = tc1 - tc0 + 1;
+  const th = tr1 - tr0 + 1;
+  const fx = mw / g.inputWidth;
+  const fy = mh / g.inputHeight;
+  const cx1 = box.x1 * fx;
+  const cx2 = box.x2 * fx;
+  const cy1 = box.y1 * fy;
+  const cy2 = box.y2 * fy;
+
+  const tile = new Float32Array(tw * th);
+  const plane = mh * mw;
+  for (let k = 0; k < nm; k++) {
+    const ck = coeffs[k]!;
+    if (ck === 0) continue;
+    const base = k * plane;
+    for (let r = 0; r < th; r++) {
+      const src = base + (tr0 + r) * mw + tc0;
+      const dst = r * tw;
+      for (let c = 0; c < tw; c++) tile[dst + c] += ck * protos[src + c]!;
+    }
+  }
+  for (let r = 0; r < th; r++) {
+    const pr = tr0 + r;
+    const rowIn = pr >= cy1 && pr < cy2;
+    for (let c = 0; c < tw; c++) {
+      const pc = tc0 + c;
+      const i = r * tw + c;
+      tile[i] = rowIn && pc >= cx1 && pc < cx2 ? 1 / (1 + Math.exp(-tile[i]!)) : 0;
+    }
+  }
+
+  // Separable bilinear: columns first for every tile row, then rows.
+  const horiz = new Float32Array(th * width);
+  for (let r = 0; r < th; r++) {
+    const trow = r * tw;
+    const hrow = r * width;
+    for (let j = 0; j < width; j++) {
+      const c = left + j;
+      const wx = cols.w[c]!;
+      horiz[hrow + j] =
+        (1 - wx) * tile[trow + cols.i0[c]! - tc0]! + wx * tile[trow + cols.i1[c]! - tc0]!;
+    }
+  }
+  // A blend of two values above the threshold is above it, of two below is below: only
+  // where the two source rows disagree does a pixel need the blend. Runs of "above" per tile
+  // row turn the interior of an instance into memsets.
+  const runStart = new Int32Array(th + 1);
+  const runList: number[] = [];
+  for (let r = 0; r < th; r++) {
+    runStart[r] = runList.length;
+    const h = r * width;
+    let j = 0;
+    while (j < width) {
+      while (j < width && !(horiz[h + j]! > threshold)) j++;
+      if (j === width) break;
+      const s = j;
+      while (j < width && horiz[h + j]! > threshold) j++;
+      runList.push(s, j);
+    }
+  }
+  runStart[th] = runList.length;
+
+  let area = 0;
+  const runs = new Runs(height * 2);
+  // Runs of the current row, merged as pieces arrive left to right.
+  let openStart = -1;
+  let openEnd = -1;
+  let openRow = 0;
+  const piece = (row: number, s: number, e: number): void => {
+    if (openRow === row && openEnd === s) {
+      openEnd = e;
+      return;
+    }
+    if (openStart >= 0) runs.add(openRow, openStart, openEnd);
+    openRow = row;
+    openStart = s;
+    openEnd = e;
+  };
+  for (let i = 0; i < height; i++) {
+    const r = top + i;
+    const wy = rows.w[r]!;
+    const ra = rows.i0[r]! - tr0;
+    const rb = rows.i1[r]! - tr0;
+    const out = i * width;
+    if (ra === rb || wy === 0) {
+      for (let k = runStart[ra]!; k < runStart[ra + 1]!; k += 2) {
+        data.fill(1, out + runList[k]!, out + runList[k + 1]!);
+        area += runList[k + 1]! - runList[k]!;
+        piece(i, runList[k]!, runList[k + 1]!);
+      }
+      continue;
+    }
+    const a = ra * width;
+    const b = rb * width;
+    // Walk both run lists together: segments inside both → 1, inside one → blend per pixel.
+    let ka = runStart[ra]!;
+    let kb = runStart[rb]!;
+    const ea = runStart[ra + 1]!;
+    const eb = runStart[rb + 1]!;
+    let x = 0;
+    while (ka < ea || kb < eb) {
+      const as = ka < ea ? runList[ka]! : width;
+      const ae = ka < ea ? runList[ka + 1]! : width;
+      const bs = kb < eb ? runList[kb]! : width;
+      const be = kb < eb ? runList[kb + 1]! : width;
+      const inA = x >= as;
+      const inB = x >= bs;
+      let next = Math.min(inA ? ae : as, inB ? be : bs);
+      if (next <= x) next = x + 1;
+      if (inA && inB) {
+        data.fill(1, out + x, out + next);
+        area += next - x;
+        piece(i, x, next);
+      } else if (inA || inB) {
+        for (let j = x; j < next; j++) {
+          if ((1 - wy) * horiz[a + j]! + wy * horiz[b + j]! > threshold) {
+            data[out + j] = 1;
+            area++;
+            piece(i, j, j + 1);
+          }
+        }
+      } else if (next === width) break;
+      x = next;
+      if (inA && x >= ae) ka += 2;
+      if (inB && x >= be) kb += 2;
+    }
+  }
+  if (openStart >= 0) runs.add(openRow, openStart, openEnd);
+  return { left, top, width, height, data, area, runs };
+}
+
+// ---- contours ----------------------------------------------------------------
+
+/** 8 neighbours clockwise on screen (y down): E, SE, S, SW, W, NW, N, NE. */
+const DX = [1, 1, 0, -1, -1, -1, 0, 1];
+const DY = [0, 1, 1, 1, 0, -1, -1, -1];
+/** Direction index of the unit vector (dx, dy), keyed (dy+1)*3 + (dx+1). */
+const DIR_OF = [5, 6, 7, 4, -1, 0, 3, 2, 1];
+
+export interface Contour {
+  /** Boundary pixels (x, y), runs of the same step compressed to their end points. */
+  points: [number, number][];
+  /** Pixels of the component this contour bounds. */
+  area: number;
+}
+
+/** Union-find root with path halving. */
+function root(parent: Int32Array, i: number): number {
+  while (parent[i] !== i) {
+    parent[i] = parent[parent[i]!]!;
+    i = parent[i]!;
+  }
+  return i;
+}
+
+/** Even-odd test of point (px, py) against a closed polygon. */
+function insidePolygon(px: number, py: number, poly: [number, number][]): boolean {
+  let inside = false;
+  for (let i = 0, j = poly.length - 1; i < poly.length; j = i++) {
+    const [xi, yi] = poly[i]!;
+    const [xj, yj] = poly[j]!;
+    if (yi > py !== yj > py && px < ((xj - xi) * (py - yi)) / (yj - yi) + xi) inside = !inside;
+  }
+  return inside;
+}
+
+/**
+ * Outer contours of every 8-connected component of a binary mask, like OpenCV's
+ * findContours(RETR_EXTERNAL, CHAIN_APPROX_SIMPLE): components are labelled on horizontal runs
+ * (union-find, so the cost is per run, not per pixel), each outer border is traced with
+ * Moore-neighbour tracing from the component's first pixel in raster order, and components
+ * lying in another's hole are left out (they have no outer contour of their own).
+ *
+ * @param mask [height, width] 1 = object, 0 = background.
+ * @returns Contours by descending component area.
+ */
+export function traceOuterContours(mask: Uint8Array, width: number, height: number): Contour[] {
+  const runs = new Runs(height);
+  for (let y = 0; y < height; y++) {
+    // indexOf runs natively, faster than a JS loop over mostly-uniform rows.
+    const line = mask.subarray(y * width, y * width + width);
+    let x = 0;
+    while (x < width) {
+      const x0 = line.indexOf(1, x);
+      if (x0 < 0) break;
+      x = line.indexOf(0, x0);
+      if (x < 0) x = width;
+      runs.add(y, x0, x);
+    }
+  }
+  return contoursOfRuns(runs, width, height);
+}
+
+/** Horizontal runs of set pixels in raster order: row, first column, end column (exclusive). */
+class Runs {
+  count = 0;
+  y: Int32Array;
+  x0: Int32Array;
+  x1: Int32Array;
+
+  constructor(capacity: number) {
+    const cap = Math.max(16, capacity);
+    this.y = new Int32Array(cap);
+    this.x0 = new Int32Array(cap);
+    this.x1 = new Int32Array(cap);
+  }
+
+  add(y: number, x0: number, x1: number): void {
+    if (this.count === this.y.length) {
+      const grow = (a: Int32Array): Int32Array => {
+        const b = new Int32Array(a.length * 2);
+        b.set(a);
+        return b;
+      };
+      this.y = grow(this.y);
+      this.x0 = grow(this.x0);
+      this.x1 = grow(this.x1);
+    }
+    this.y[this.count] = y;
+    this.x0[this.count] = x0;
+    this.x1[this.count] = x1;
+    this.count++;
+  }
+}
+
+/** Outer contours from the runs of a width×height mask (see traceOuterContours). */
+function contoursOfRuns(runs: Runs, width: number, height: number): Contour[] {
+  const n = runs.count;
+  if (n === 0) return [];
+  const { y: ry, x0: rx0, x1: rx1 } = runs;
+  const parent = new Int32Array(n);
+  let prevStart = 0;
+  let prevEnd = 0;
+  let rowStart = 0;
+  for (let k = 0; k < n; k++) {
+    if (k === 0 || ry[k] !== ry[k - 1]) {
+      // A new row: the previous row's runs are candidates only if it is the row just above.
+      const adjacent = k > 0 && ry[k]! === ry[k - 1]! + 1;
+      prevStart = adjacent ? rowStart : k;
+      prevEnd = adjacent ? k : k;
+      rowStart = k;
+    }
+    parent[k] = k;
+    const x0 = rx0[k]!;
+    const x1 = rx1[k]!;
+    // 8-connected to a run above when the columns overlap or touch diagonally.
+    for (let q = prevStart; q < prevEnd; q++) {
+      if (rx1[q]! < x0) continue;
+      if (rx0[q]! > x1) break;
+      const a = root(parent, q);
+      const b = root(parent, k);
+      if (a !== b) parent[Math.max(a, b)] = Math.min(a, b);
+    }
+  }
+
+  // Per component (keyed by its root, which is its first run in raster order): pixel count.
+  const area = new Map<number, number>();
+  for (let k = 0; k < n; k++) {
+    const r = root(parent, k);
+    area.set(r, (area.get(r) ?? 0) + rx1[k]! - rx0[k]!);
+  }
+
+  const pw = width + 2;
+  const ph = height + 2;
+  // A 1-pixel empty frame around the mask removes every bounds check from the tracer.
+  const grid = new Uint8Array(pw * ph);
+  for (let k = 0; k < n; k++) {
+    const base = (ry[k]! + 1) * pw + 1;
+    grid.fill(1, base + rx0[k]!, base + rx1[k]!);
+  }
+  const DI = DX.map((dx, d) => dx + DY[d]! * pw);
+  const components = [...area.entries()].sort((a, b) => b[1] - a[1] || a[0] - b[0]);
+  const contours: Contour[] = [];
+  for (const [first, count] of components) {
+    const sx = rx0[first]!;
+    const sy = ry[first]!;
+    // Inside an (earlier, larger) outer contour but not part of it: it sits in a hole.
+    if (contours.some((c) => insidePolygon(sx + 0.25, sy + 0.25, c.points))) continue;
+    const chain = traceFrom((sy + 1) * pw + sx + 1, grid, DI, pw * ph);
+    const points = compress(chain, pw).map((p): [number, number] => [
+      (p % pw) - 1,
+      Math.floor(p / pw) - 1,
+    ]);
+    contours.push({ points, area: count });
+  }
+  return contours;
+}
+
+/**
+ * Moore-neighbour tracing with Jacob's stopping rule (stop on re-entering the start in the
+ * same direction). `s` is the component's first pixel in raster order, so its west, north-west,
+ * north and north-east neighbours are outside.
+ */
+function traceFrom(s: number, grid: Uint8Array, DI: number[], cells: number): number[] {
+  const chain = [s];
+  // From `cur` whose outside neighbour lies in direction `back`, sweep clockwise.
+  const step = (cur: number, back: number): [number, number] | null => {
+    for (let i = 1; i <= 8; i++) {
+      const d = (back + i) & 7;
+      const n = cur + DI[d]!;
+      if (grid[n] === 1) {
+        const pd = (back + i - 1) & 7;
+        // The last outside pixel, seen from n: difference of two ring vectors.
+        const dx = DX[pd]! - DX[d]!;
+        const dy = DY[pd]! - DY[d]!;
+        return [n, DIR_OF[(dy + 1) * 3 + (dx + 1)]!];
+      }
+    }
+    return null;
+  };
+  const first = step(s, 4);
+  if (!first) return chain;
+  const second = first[0];
+  let [cur, back] = first;
+  const limit = 4 * cells + 16;
+  for (let guard = 0; guard < limit; guard++) {
+    const next = step(cur, back);
+    if (!next) break;
+    if (cur === s && next[0] === second) break;
+    chain.push(cur);
+    [cur, back] = next;
+  }
+  return chain;
+}
+
+/** CHAIN_APPROX_SIMPLE: keep only points where the step direction changes. */
+function compress(chain: number[], pw: number): number[] {
+  const n = chain.length;
+  if (n <= 2) return chain;
+  const dir = (a: number, b: number): number => {
+    const d = b - a;
+    const dy = Math.round(d / pw);
+    const dx = d - dy * pw;
+    return (dy + 1) * 3 + (dx + 1);
+  };
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const prev = chain[(i + n - 1) % n]!;
+    const cur = chain[i]!;
+    const next = chain[(i + 1) % n]!;
+    if (dir(prev, cur) !== dir(cur, next)) out.push(cur);
+  }
+  return out.length > 0 ? out : [chain[0]!];
+}
+
+// ---- encodings ---------------------------------------------------------------
+
+/**
+ * COCO uncompressed RLE of a box mask placed in a full width×height image: column-major
+ * (down each column, columns left to right), alternating runs starting with zeros.
+ */
+export function boxMaskToRle(
+  m: BoxMask,
+  width: number,
+  height: number,
+): { size: [number, number]; counts: number[] } {
+  const total = width * height;
+  const counts: number[] = [];
+  let cur = 0;
+  let runStart = 0;
+  let prevEnd = -1;
+  for (let j = 0; j < m.width; j++) {
+    const base = (m.left + j) * height;
+    const start = base + m.top;
+    if (cur === 1 && prevEnd < start) {
+      counts.push(prevEnd - runStart);
+      runStart = prevEnd;
+      cur = 0;
+    }
+    for (let i = 0; i < m.height; i++) {
+      const v = m.data[i * m.width + j]!;
+      if (v !== cur) {
+        counts.push(start + i - runStart);
+        runStart = start + i;
+        cur = v;
+      }
+    }
+    prevEnd = base + m.top + m.height;
+  }
+  if (cur === 1 && prevEnd < total) {
+    counts.push(prevEnd - runStart);
+    runStart = prevEnd;
+  }
+  counts.push(total - runStart);
+  return { size: [height, width], counts };
+}
+
+/** Full-size single-channel PNG (255 = object). */
+export async function boxMaskToPng(m: BoxMask, width: number, height: number): Promise<Buffer> {
+  const full = Buffer.alloc(width * height);
+  for (let i = 0; i < m.height; i++) {
+    const src = i * m.width;
+    const dst = (m.top + i) * width + m.left;
+    for (let j = 0; j < m.width; j++) if (m.data[src + j]) full[dst + j] = 255;
+  }
+  // Without b-w, libvips writes the single band out as three-channel sRGB.
+  return sharp(full, { raw: { width, height, channels: 1 } })
+    .toColourspace('b-w')
+    .png()
+    .toBuffer();
+}
+
+// ---- public ------------------------------------------------------------------
+
+/** Detections plus the box masks they were built from (same order). */
+export interface SegmentResult {
+  detections: Detection[];
+  masks: BoxMask[];
+}
+
+/** Everything except the PNG encoding, synchronously. */
+export function decodeSegmentsSync(
+  output0: OutputTensor,
+  output1: OutputTensor,
+  profile: ModelProfile,
+  geometry: LetterboxGeometry,
+  original: { width: number; height: number },
+  opts: SegmentOptions = {},
+): SegmentResult {
+  const o = resolveDetectOptions(opts, profile);
+  const threshold = checkUnit('maskThreshold', opts.maskThreshold, 0.5, profile.model);
+  const dims = protoDims(output1, profile);
+  const sel: SelectedDetections = selectDetections(output0, profile, o);
+  const detections = toDetections(sel, profile, geometry, original);
+  const [nm, mh, mw] = dims;
+  const cols = axisTaps(original.width, geometry.scale, geometry.padLeft, geometry.inputWidth, mw);
+  const rows = axisTaps(original.height, geometry.scale, geometry.padTop, geometry.inputHeight, mh);
+  const head = output0.data;
+  const v8 = profile.family === 'yolov8';
+  const anchorsTotal = v8
+    ? head.length / (4 + profile.numClasses + nm)
+    : head.length / (5 + profile.numClasses + nm);
+  const coeffs = new Float32Array(nm);
+  const masks: BoxMask[] = [];
+  for (let j = 0; j < sel.count; j++) {
+    const a = sel.anchors[j]!;
+    if (v8) {
+      const base = (4 + profile.numClasses) * anchorsTotal + a;
+      for (let k = 0; k < nm; k++) coeffs[k] = head[base + k * anchorsTotal]!;
+    } else {
+      const base = a * (5 + profile.numClasses + nm) + 5 + profile.numClasses;
+      for (let k = 0; k < nm; k++) coeffs[k] = head[base + k]!;
+    }
+    const m = instanceMask(
+      coeffs,
+      output1.data,
+      dims,
+      inputBox(sel, j),
+      geometry,
+      original,
+      cols,
+      rows,
+      threshold,
+    );
+    masks.push(m);
+    const contours = contoursOfRuns(m.runs, m.width, m.height);
+    const polygons = contours.map((c) =>
+      c.points.map((p): [number, number] => [p[0] + m.left, p[1] + m.top]),
+    );
+    const mask: Mask = { polygon: polygons[0] ?? [], polygons, area: m.area };
+    if (opts.rle) mask.rle = boxMaskToRle(m, original.width, original.height);
+    detections[j]!.mask = mask;
+  }
+  return { detections, masks };
+}
+
+/**
+ * Decodes a segmentation model's outputs into detections with masks.
+ *
+ * @param output0  Detection head with mask coefficients: v8 [1, 4+nc+nm, N] (v5-seg
+ *                 [1, N, 5+nc+nm]).
+ * @param output1  Prototypes [1, nm, mh, mw] (mh = input height / 4 for YOLOv8-seg).
+ * @param geometry Where the original image sits in the model input.
+ * @param original Original image size in pixels.
+ * @param opts     Detect options plus maskThreshold (sigmoid, default 0.5, strict >), rle, png.
+ * @returns Detections by descending score, each with `mask` (polygon, polygons, area, rle?, png?).
+ *   `polygon` is the outer contour of the component with the most pixels; Ultralytics'
+ *   masks2segments picks the contour with the most points instead, which is the same one
+ *   unless a ragged small piece outnumbers it in vertices.
+ */
+export async function decodeSegments(
+  output0: OutputTensor,
+  output1: OutputTensor,
+  profile: ModelProfile,
+  geometry: LetterboxGeometry,
+  original: { width: number; height: number },
+  opts: SegmentOptions = {},
+): Promise<Detection[]> {
+  const { detections, masks } = decodeSegmentsSync(
+    output0,
+    output1,
+    profile,
+    geometry,
+    original,
+    opts,
+  );
+  if (opts.png) {
+    const pngs = await Promise.all(
+      masks.map((m) => boxMaskToPng(m, original.width, original.height)),
+    );
+    pngs.forEach((png, j) => {
+      detections[j]!.mask!.png = png;
+    });
+  }
+  return detections;
+}

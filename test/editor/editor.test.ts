@@ -1,0 +1,339 @@
+/**
+ * The editor, verified in a real browser: headless Chromium drives a live Node-RED that loads
+ * this package, talking to a real `triton-vision-serve` over the fixture repository.
+ * Screenshots land in test-artifacts/ for a human to look at.
+ */
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { chromium, type BrowserContext, type Locator, type Page } from 'playwright-core';
+import { buildFixtureRepository, fixtureImage } from '../support/fixtures';
+import { startServe, type ServeHandle } from '../support/serve';
+import { ROOT, assertNodesBuilt, startNodeRed, type NodeRedHandle } from './nodered';
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const ARTIFACTS = path.join(ROOT, 'test-artifacts');
+
+/** The debug node prints one line per result: model|label@score,label@score. */
+const SUMMARY =
+  'payload.model.name & "|" & $join(payload.detections.(label & "@" & $formatNumber(score, "0.00")), ",")';
+
+function fixtureFlow(serve: ServeHandle): object[] {
+  return [
+    { id: 'flow', type: 'tab', label: 'Editor test' },
+    {
+      id: 'server',
+      type: 'triton-server',
+      name: 'fixture server',
+      mode: 'grpc',
+      host: '127.0.0.1',
+      httpPort: serve.httpPort,
+      grpcPort: serve.grpcPort,
+      modelRepository: '',
+      tls: false,
+      tlsConfig: '',
+      authType: 'none',
+      authHeader: '',
+      timeout: 30,
+      version: 1,
+    },
+    {
+      id: 'image',
+      type: 'inject',
+      z: 'flow',
+      name: 'bus.jpg',
+      props: [{ p: 'payload' }],
+      repeat: '',
+      once: false,
+      payload: '',
+      payloadType: 'date',
+      x: 120,
+      y: 100,
+      wires: [['read']],
+    },
+    {
+      id: 'read',
+      type: 'file in',
+      z: 'flow',
+      name: 'read bus.jpg',
+      filename: fixtureImage('bus.jpg'),
+      filenameType: 'str',
+      format: '',
+      chunk: false,
+      sendError: false,
+      encoding: 'none',
+      allProps: false,
+      x: 300,
+      y: 100,
+      wires: [[]],
+    },
+    {
+      id: 'out',
+      type: 'debug',
+      z: 'flow',
+      name: 'summary',
+      active: true,
+      tosidebar: true,
+      console: false,
+      tostatus: false,
+      complete: SUMMARY,
+      targetType: 'jsonata',
+      x: 760,
+      y: 100,
+      wires: [],
+    },
+    {
+      id: 'health',
+      type: 'triton-health',
+      z: 'flow',
+      name: '',
+      server: 'server',
+      models: '',
+      interval: 0,
+      emit: 'change',
+      version: 1,
+      x: 140,
+      y: 240,
+      wires: [[]],
+    },
+  ];
+}
+
+/** Centre of an element in page coordinates. */
+async function centre(locator: Locator): Promise<{ x: number; y: number }> {
+  const box = await locator.boundingBox();
+  assert.ok(box, 'element has no box: is it visible?');
+  return { x: box.x + box.width / 2, y: box.y + box.height / 2 };
+}
+
+async function drag(page: Page, from: { x: number; y: number }, to: { x: number; y: number }) {
+  await page.mouse.move(from.x, from.y);
+  await page.mouse.down();
+  // jQuery UI starts a drag only after the pointer has moved a little while pressed.
+  await page.mouse.move(from.x + 8, from.y + 8, { steps: 4 });
+  await page.mouse.move(to.x, to.y, { steps: 16 });
+  await page.mouse.up();
+}
+
+/** A page expression: the element's text matches the pattern. */
+function textMatches(id: string, pattern: string): string {
+  return `new RegExp(${JSON.stringify(pattern)}).test(document.getElementById(${JSON.stringify(id)}).textContent)`;
+}
+
+/** Values of the enabled, non-empty options of a select. */
+async function enabledOptions(select: Locator): Promise<string[]> {
+  return select.evaluate((el) =>
+    Array.from((el as unknown as { options: { value: string; disabled: boolean }[] }).options)
+      .filter((o) => !o.disabled && o.value !== '')
+      .map((o) => o.value),
+  );
+}
+
+describe('editor (headless Chromium against a live Node-RED)', function () {
+  this.timeout(180000);
+  let serve: ServeHandle;
+  let red: NodeRedHandle;
+  let context: BrowserContext;
+  let page: Page;
+  let profileDir: string;
+  const pageErrors: string[] = [];
+
+  before(async function () {
+    assertNodesBuilt();
+    assert.ok(
+      fs.existsSync(CHROMIUM),
+      `${CHROMIUM} is missing: install it with \`apt-get install -y chromium\``,
+    );
+    fs.mkdirSync(ARTIFACTS, { recursive: true });
+    serve = await startServe({ repository: buildFixtureRepository() });
+    red = await startNodeRed(fixtureFlow(serve));
+    profileDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tv-chromium-'));
+    context = await chromium.launchPersistentContext(profileDir, {
+      executablePath: CHROMIUM,
+      headless: true,
+      viewport: { width: 1400, height: 1500 },
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        '--no-first-run',
+      ],
+    });
+    page = context.pages()[0] ?? (await context.newPage());
+    page.on('pageerror', (err) => pageErrors.push(err.message));
+    await page.goto(red.url);
+    await page.locator('.red-ui-palette-node[data-palette-type="triton-detect"]').waitFor();
+    await page.locator('[id="read"]').waitFor();
+  });
+
+  after(async function () {
+    await context?.close();
+    await red?.stop();
+    await serve?.stop();
+    if (profileDir) fs.rmSync(profileDir, { recursive: true, force: true });
+  });
+
+  it('shows the four flow nodes in the Triton Vision palette category with their icons', async function () {
+    const category = page.locator('.red-ui-palette-category', { hasText: 'Triton Vision' });
+    await category.waitFor();
+    for (const type of ['triton-health', 'triton-detect', 'triton-segment', 'triton-classify']) {
+      const node = category.locator(`.red-ui-palette-node[data-palette-type="${type}"]`);
+      assert.equal(await node.count(), 1, `${type} is in the Triton Vision category`);
+      const icon = await node
+        .locator('.red-ui-palette-icon')
+        .evaluate(
+          (el) => (el as unknown as { style: { backgroundImage: string } }).style.backgroundImage,
+        );
+      assert.match(icon, new RegExp(`${type}\\.svg`));
+    }
+    await category.screenshot({ path: path.join(ARTIFACTS, 'editor-palette.png') });
+  });
+
+  it('server dialog: fields follow mode and auth, Test connection uses the unsaved form', async function () {
+    await page.locator('[id="health"]').dblclick();
+    await page.locator('#node-input-server').waitFor();
+    await page.locator('#node-input-btn-server-edit').click();
+    const mode = page.locator('#node-config-input-mode');
+    await mode.waitFor();
+
+    await mode.selectOption('local');
+    assert.equal(await page.locator('#node-config-input-host').isVisible(), false);
+    assert.equal(await page.locator('#node-config-input-modelRepository').isVisible(), true);
+
+    await mode.selectOption('http');
+    assert.equal(await page.locator('#node-config-input-httpPort').isVisible(), true);
+    assert.equal(await page.locator('#node-config-input-grpcPort').isVisible(), false);
+    await page.locator('#node-config-input-authType').selectOption('basic');
+    assert.equal(await page.locator('#node-config-input-username').isVisible(), true);
+    assert.equal(await page.locator('#node-config-input-token').isVisible(), false);
+    await page.locator('#node-config-input-authType').selectOption('none');
+    await page.locator('#node-config-input-httpPort').fill(String(serve.httpPort));
+
+    // The deployed node speaks gRPC; the test must use the HTTP values still in the form.
+    const result = page.locator('#triton-server-test-result');
+    await page.locator('#triton-server-test').click();
+    await page.waitForFunction(textMatches('triton-server-test-result', 'live|[A-Z_]+: '));
+    assert.match(await result.innerText(), /live true, ready true/);
+    assert.match((await result.getAttribute('class')) ?? '', /triton-ok/);
+    await page
+      .locator('.red-ui-tray')
+      .last()
+      .screenshot({ path: path.join(ARTIFACTS, 'editor-server-dialog.png') });
+
+    // A port nobody listens on: the answer is the stable code, not a hang.
+    const closed = serve.grpcPort === 1 ? 2 : 1;
+    await page.locator('#node-config-input-httpPort').fill(String(closed));
+    await page.locator('#triton-server-test').click();
+    await page.waitForFunction(textMatches('triton-server-test-result', '[A-Z_]+: '));
+    assert.match(await result.innerText(), /^TRITON_UNAVAILABLE: /);
+
+    await page.locator('#node-config-dialog-cancel').click();
+    await page.locator('#node-dialog-cancel').click();
+    await page.locator('#node-input-server').waitFor({ state: 'detached' });
+  });
+
+  it('adds a detect node, lists and filters the server models, deploys and shows the result', async function () {
+    const chart = page.locator('#red-ui-workspace-chart');
+    const chartBox = await chart.boundingBox();
+    assert.ok(chartBox);
+    const palette = page.locator('.red-ui-palette-node[data-palette-type="triton-detect"]');
+    await drag(page, await centre(palette), { x: chartBox.x + 560, y: chartBox.y + 100 });
+    const detectId = (await page.evaluate(
+      "RED.nodes.filterNodes({ type: 'triton-detect' }).map(function (n) { return n.id; })",
+    )) as string[];
+    assert.equal(detectId.length, 1, 'one detect node was dropped on the workspace');
+    const detect = page.locator(`[id="${detectId[0]}"]`);
+
+    // Wire read → detect → summary by dragging between the ports.
+    await drag(
+      page,
+      await centre(page.locator('[id="read"] .red-ui-flow-port-output')),
+      await centre(detect.locator('.red-ui-flow-port-input')),
+    );
+    await drag(
+      page,
+      await centre(detect.locator('.red-ui-flow-port-output')),
+      await centre(page.locator('[id="out"] .red-ui-flow-port-input')),
+    );
+    assert.deepEqual(
+      await page.evaluate(
+        `RED.nodes.filterLinks({ target: RED.nodes.node('${detectId[0]}') }).map(function (l) { return l.source.id; })`,
+      ),
+      ['read'],
+    );
+
+    await detect.dblclick();
+    const model = page.locator('#node-input-model');
+    const status = page.locator('#triton-vision-models-status');
+    await model.waitFor();
+    // Choosing the server lists its models.
+    await page.locator('#node-input-server').selectOption('server');
+    await page.waitForFunction(textMatches('triton-vision-models-status', 'model\\(s\\)'));
+    // Detect models of the fixture repository; the seg and classify models are other tasks.
+    assert.deepEqual((await enabledOptions(model)).sort(), ['yolov5n_fp16', 'yolov8n']);
+    const disabled = await model.evaluate((el) =>
+      Array.from((el as unknown as { options: { value: string; disabled: boolean }[] }).options)
+        .filter((o) => o.disabled)
+        .map((o) => o.value)
+        .sort(),
+    );
+    assert.deepEqual(disabled, ['mobilenetv2', 'yolov8n_seg']);
+
+    await page.locator('#node-input-backendFilter').selectOption('tensorrt');
+    assert.deepEqual(await enabledOptions(model), []);
+    assert.match(await status.innerText(), /no detect model/);
+    await page.locator('#node-input-backendFilter').selectOption('onnx');
+    assert.deepEqual((await enabledOptions(model)).sort(), ['yolov5n_fp16', 'yolov8n']);
+
+    await model.selectOption('yolov8n');
+    const classes = page.locator('#triton-vision-classes');
+    // yolov8n carries the 80 COCO labels, in COCO order.
+    assert.equal(await classes.locator('option').count(), 80);
+    assert.equal(await classes.locator('option').first().getAttribute('value'), 'person');
+    await page.locator('#triton-vision-classes-filter').fill('bu');
+    await classes.selectOption(['bus']);
+    await page.locator('#node-input-annotate').check();
+    await page
+      .locator('.red-ui-tray')
+      .last()
+      .screenshot({ path: path.join(ARTIFACTS, 'editor-detect-dialog.png') });
+    await page.locator('#node-dialog-ok').click();
+    await model.waitFor({ state: 'detached' });
+
+    const saved = (await page.evaluate(
+      `(function (n) { return { model: n.model, classes: n.classes, backendFilter: n.backendFilter, annotate: n.annotate, server: n.server }; })(RED.nodes.node('${detectId[0]}'))`,
+    )) as Record<string, unknown>;
+    assert.deepEqual(saved, {
+      model: 'yolov8n',
+      classes: ['bus'],
+      backendFilter: 'onnx',
+      annotate: true,
+      server: 'server',
+    });
+
+    await page.locator('#red-ui-header-button-deploy').click();
+    await page.locator('.red-ui-notification', { hasText: /deployed/i }).waitFor();
+
+    await page.locator('#red-ui-tab-debug-link-button').click();
+    await page.locator('[id="image"] .red-ui-flow-node-button-button').click();
+    const line = page.locator('.red-ui-debug-msg', { hasText: 'yolov8n|' }).first();
+    await line.waitFor({ timeout: 120000 });
+    const text = await line.locator('.red-ui-debug-msg-payload').innerText();
+    await page.screenshot({ path: path.join(ARTIFACTS, 'editor-debug-result.png') });
+
+    // MANIFEST.md: yolov8n_int8_640 on bus.jpg finds bus 0.81 (conf 0.25, NMS 0.45);
+    // with the class filter set to 'bus' that is the only detection.
+    const m = /yolov8n\|(.*)$/.exec(text.replace(/^"|"$/g, '').trim());
+    assert.ok(m, `unexpected debug line: ${text}`);
+    const found = m[1]!.split(',');
+    assert.equal(found.length, 1, `one detection expected, got ${m[1]}`);
+    const [label, score] = found[0]!.split('@');
+    assert.equal(label, 'bus');
+    assert.ok(Math.abs(Number(score) - 0.81) <= 0.03, `bus score ${score} is not about 0.81`);
+    assert.deepEqual(pageErrors, [], 'no script errors in the editor');
+  });
+});

@@ -1,0 +1,145 @@
+import * as assert from 'node:assert/strict';
+import type { TritonError } from '../../src/client/errors';
+import { InputQueue, type DropPolicy } from '../../src/nodes/queue';
+
+/** A job that finishes when the test says so. */
+interface Gate {
+  id: number;
+  release: () => void;
+  started: boolean;
+}
+
+function harness(concurrency: number, limit: number, dropPolicy: DropPolicy) {
+  const ran: number[] = [];
+  const dropped: { id: number; code: string }[] = [];
+  const gates = new Map<number, Gate>();
+  const queue = new InputQueue<number>(
+    { concurrency, limit, dropPolicy },
+    (id) =>
+      new Promise<void>((resolve) => {
+        ran.push(id);
+        gates.set(id, { id, release: resolve, started: true });
+      }),
+    (id, err: TritonError) => dropped.push({ id, code: err.code }),
+  );
+  const tick = (): Promise<void> => new Promise((r) => setImmediate(r));
+  const release = async (id: number): Promise<void> => {
+    gates.get(id)!.release();
+    // Let the queue's finally() run and start the next job.
+    await new Promise((r) => setImmediate(r));
+  };
+  return { queue, ran, dropped, release, tick };
+}
+
+describe('InputQueue', () => {
+  it('runs up to `concurrency` jobs at once and queues the rest in order', async () => {
+    const h = harness(2, 10, 'oldest');
+    for (let i = 1; i <= 5; i++) h.queue.push(i);
+    // Workers start on the next microtask, after the queue has announced them.
+    assert.deepEqual(h.ran, []);
+    await h.tick();
+    assert.deepEqual(h.ran, [1, 2]);
+    assert.deepEqual(h.queue.state, { running: 2, waiting: 3 });
+    await h.release(1);
+    assert.deepEqual(h.ran, [1, 2, 3]);
+    await h.release(2);
+    await h.release(3);
+    await h.release(4);
+    await h.release(5);
+    assert.deepEqual(h.ran, [1, 2, 3, 4, 5]);
+    await h.queue.idle();
+    assert.deepEqual(h.queue.counters, { received: 5, answered: 5, dropped: 0 });
+  });
+
+  // 1 runs, 2 and 3 wait; 4, 5, 6 each find the queue full.
+  const cases: { policy: DropPolicy; ran: number[]; dropped: number[] }[] = [
+    { policy: 'oldest', ran: [1, 5, 6], dropped: [2, 3, 4] },
+    { policy: 'newest', ran: [1, 2, 6], dropped: [3, 4, 5] },
+    { policy: 'error', ran: [1, 2, 3], dropped: [4, 5, 6] },
+  ];
+  for (const c of cases) {
+    it(`drop policy '${c.policy}' ends every job once: answered or dropped with QUEUE_FULL`, async () => {
+      const h = harness(1, 2, c.policy);
+      for (let i = 1; i <= 6; i++) h.queue.push(i);
+      await h.tick();
+      assert.deepEqual(
+        h.dropped.map((d) => d.id),
+        c.dropped,
+      );
+      assert.ok(h.dropped.every((d) => d.code === 'QUEUE_FULL'));
+      for (const id of c.ran) await h.release(id);
+      await h.queue.idle();
+      assert.deepEqual(h.ran, c.ran);
+      assert.deepEqual(h.queue.counters, { received: 6, answered: 3, dropped: 3 });
+    });
+  }
+
+  it('with a queue limit of 0 rejects whatever arrives while all slots are busy', async () => {
+    const h = harness(1, 0, 'oldest');
+    h.queue.push(1);
+    h.queue.push(2);
+    assert.deepEqual(h.dropped, [{ id: 2, code: 'QUEUE_FULL' }]);
+    await h.tick();
+    await h.release(1);
+    assert.deepEqual(h.queue.counters, { received: 2, answered: 1, dropped: 1 });
+  });
+
+  it('close() cancels waiting jobs, aborts running ones and waits for them', async () => {
+    let signal: AbortSignal | undefined;
+    const dropped: string[] = [];
+    const queue = new InputQueue<number>(
+      { concurrency: 1, limit: 5, dropPolicy: 'oldest' },
+      (_id, s) =>
+        new Promise<void>((resolve) => {
+          signal = s;
+          if (s.aborted) resolve();
+          s.addEventListener('abort', () => resolve());
+        }),
+      (_id, err) => dropped.push(err.code),
+    );
+    queue.push(1);
+    queue.push(2);
+    queue.push(3);
+    await new Promise((r) => setImmediate(r));
+    await queue.close();
+    assert.equal(signal?.aborted, true);
+    assert.deepEqual(dropped, ['CANCELLED', 'CANCELLED']);
+    queue.push(4);
+    assert.deepEqual(dropped, ['CANCELLED', 'CANCELLED', 'CANCELLED']);
+    assert.deepEqual(queue.counters, { received: 4, answered: 1, dropped: 3 });
+  });
+
+  it('a worker that rejects still frees its slot', async () => {
+    const ran: number[] = [];
+    const queue = new InputQueue<number>(
+      { concurrency: 1, limit: 5, dropPolicy: 'oldest' },
+      async (id) => {
+        ran.push(id);
+        throw new Error('boom');
+      },
+      () => undefined,
+    );
+    queue.push(1);
+    queue.push(2);
+    await queue.idle();
+    assert.deepEqual(ran, [1, 2]);
+    assert.equal(queue.counters.answered, 2);
+  });
+
+  it('rejects settings it cannot honour with INVALID_CONFIG', () => {
+    const make = (concurrency: number, limit: number, dropPolicy: string) => () =>
+      new InputQueue<number>(
+        { concurrency, limit, dropPolicy: dropPolicy as DropPolicy },
+        async () => undefined,
+        () => undefined,
+      );
+    for (const bad of [
+      make(0, 1, 'oldest'),
+      make(1.5, 1, 'oldest'),
+      make(1, -1, 'oldest'),
+      make(1, 1, 'x'),
+    ]) {
+      assert.throws(bad, (err: TritonError) => err.code === 'INVALID_CONFIG');
+    }
+  });
+});
