@@ -185,11 +185,14 @@ describe('task node error paths', function () {
         ),
       );
       const caught = nextMessage('caught', 10000);
+      // Listen before sending: once the timeout shows red, the connection monitor may
+      // already have moved the node on to yellow 'waiting for server'.
+      const red = statusOf('detect', isStatus('red', 'triton-detect.errors.TIMEOUT'));
       const t0 = Date.now();
       helper.getNode('detect').receive({ payload: good });
       assert.equal(((await caught).error as { code: string }).code, 'TIMEOUT');
       assert.ok(Date.now() - t0 < 5000, 'gave up near the 0.3 s timeout');
-      await statusOf('detect', isStatus('red', 'triton-detect.errors.TIMEOUT'));
+      await red;
     } finally {
       await helper.unload();
       await hung.close();
