@@ -1,4 +1,12 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { defineConfig } from 'tsup';
+
+// nodes/ cannot be cleaned wholesale (it holds the editor HTML, locales and icons), so drop
+// only the JavaScript a previous build wrote there: chunk names change between builds.
+for (const file of fs.readdirSync('nodes')) {
+  if (/\.js(\.map)?$/.test(file)) fs.rmSync(path.join('nodes', file));
+}
 
 const external = ['onnxruntime-node', 'sharp', '@grpc/grpc-js', '@grpc/proto-loader'];
 const NODES = [

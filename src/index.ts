@@ -1,4 +1,24 @@
 // Library entry: require('node-red-contrib-triton-vision')
+// Layer 1 — the KServe v2 clients.
 export * from './client/errors';
 export * from './client/types';
 export * from './client/tensor';
+export { createClient, clientOptionsFromUrl, GrpcClient, HttpClient, LocalClient } from './client';
+export type { ClientOptions } from './client';
+export { parseModelConfig, formatModelConfig } from './client/pbtxt';
+// Layer 2 — the vision library and the one pipeline.
+export * from './vision/types';
+export { runTask, resolveProfile, ProfileCache } from './vision/pipeline';
+export type { TaskOptions, TaskResult, TaskTimings, ProfileOptions } from './vision/pipeline';
+export { decodeImage, prepareInput } from './vision/image';
+export { deriveProfile } from './vision/profile';
+export { decodeDetections } from './vision/detect';
+export { decodeSegments } from './vision/segment';
+export { classify, softmax } from './vision/classify';
+export { nms } from './vision/nms';
+export { annotate } from './vision/annotate';
+export { COCO80, IMAGENET1000, labelsFor } from './vision/labels';
+export { computeLetterbox, computeCenterCrop, boxToOriginal } from './vision/geometry';
+// The KServe v2 server frontends behind triton-vision-serve.
+export { startHttpFrontend } from './server/http-frontend';
+export { startGrpcFrontend } from './server/grpc-frontend';
