@@ -92,7 +92,9 @@ function demoFlows() {
         type: 'comment',
         z: id('tab'),
         name: `Results with pictures: open ${pagePath} on this Node-RED`,
-        info: 'The debug sidebar shows the JSON results; the page shows the annotated photos.',
+        info:
+          'The debug sidebar shows the JSON results; the page shows the annotated photos, and ' +
+          'the detect and classify nodes show their latest result under them (Preview).',
         x: 330,
         y: 40,
         wires: [],
@@ -180,6 +182,8 @@ function demoFlows() {
         classes: [],
         agnostic: false,
         annotate: true,
+        // Draws the annotated photo under the node in the editor.
+        preview: true,
         input: 'payload',
         keepImage: false,
         concurrency: 1,
@@ -202,6 +206,7 @@ function demoFlows() {
         classes: [],
         topK: 5,
         annotate: false,
+        preview: true,
         input: 'payload',
         keepImage: false,
         concurrency: 1,

@@ -14,6 +14,7 @@ import {
   type ConnectionState,
   type ServerConnection,
 } from './connection';
+import { previewDataUrl, previewTopic } from './preview';
 import { InputQueue, type QueueState } from './queue';
 import type {
   DoneFunction,
@@ -190,6 +191,7 @@ export class TaskController {
   private readonly abort = new AbortController();
   private lastStatus: NodeStatus = {};
   private serverState: ConnectionState = 'connecting';
+  private previewWarned = false;
 
   constructor(
     private readonly node: Node,
@@ -305,7 +307,7 @@ export class TaskController {
         return;
       }
       this.phase = 'failed';
-      if (this.isQuiet()) this.setStatus(this.status.error(err.code));
+      if (this.isQuiet()) this.setStatus(this.errorStatus(err));
       this.node.error(err);
     }
   }
@@ -346,6 +348,7 @@ export class TaskController {
       const result = await runTask(this.connection.client, model, image as ImageInput, options);
       this.connection.reportSuccess();
       if (model === this.config.model && this.phase !== 'ready') this.phase = 'ready';
+      if (this.config.preview) await this.publishPreview(image as ImageInput, result);
       send(buildOutput(msg, result, this.config.input, image, this.config.keepImage));
       if (this.isQuietAfterThis()) {
         this.setStatus(
@@ -360,6 +363,24 @@ export class TaskController {
     }
   }
 
+  /**
+   * Sends the editor its thumbnail before the message moves on, so the queue's concurrency
+   * also bounds the preview work. A failure is reported once and never fails the message.
+   */
+  private async publishPreview(image: ImageInput, result: TaskResult): Promise<void> {
+    try {
+      const url = await previewDataUrl(image, result);
+      if (this.closed) return;
+      if (!this.RED.comms) throw new Error('this Node-RED runtime offers no RED.comms');
+      this.RED.comms.publish(previewTopic(this.node.id), url, false);
+    } catch (e) {
+      if (this.previewWarned) return;
+      this.previewWarned = true;
+      const message = e instanceof Error ? e.message : String(e);
+      this.node.warn(this.status.text('errors.previewFailed', { message }));
+    }
+  }
+
   /** The job being handled still counts as running while it ends. */
   private isQuietAfterThis(): boolean {
     const s = this.queue.state;
@@ -369,9 +390,17 @@ export class TaskController {
   /** The one way a message fails: red status (unless others are still working) + done(err). */
   private fail(err: TritonError, done: DoneFunction, running: boolean): void {
     if (!this.closed && (!running || this.isQuietAfterThis())) {
-      this.setStatus(this.status.error(err.code));
+      this.setStatus(this.errorStatus(err));
     }
     done(err);
+  }
+
+  /** A segment node whose model is missing says how to get one: the demo ships none. */
+  private errorStatus(err: TritonError): NodeStatus {
+    if (this.task === 'segment' && err.code === 'NOT_FOUND') {
+      return this.status.ring('red', 'status.exportNeeded');
+    }
+    return this.status.error(err.code);
   }
 
   private showQueue(state: QueueState): void {

@@ -62,6 +62,8 @@ export interface TaskConfig {
   maskFormat: MaskFormat;
   topK: number;
   annotate: boolean;
+  /** Publish a small annotated thumbnail to the editor, drawn under the node. */
+  preview: boolean;
   input: string;
   keepImage: boolean;
   concurrency: number;
@@ -108,6 +110,7 @@ const TASK_DEFAULTS: TaskConfig = {
   maskFormat: 'polygon',
   topK: 5,
   annotate: false,
+  preview: false,
   input: 'payload',
   keepImage: true,
   concurrency: 1,
@@ -186,6 +189,7 @@ export function taskSettings(raw: Raw): TaskConfig {
     classes: Array.isArray(c.classes) ? c.classes.map(String) : [],
     agnostic: boolField(c.agnostic),
     annotate: boolField(c.annotate),
+    preview: boolField(c.preview),
     keepImage: boolField(c.keepImage),
     maskFormat: oneOf('maskFormat', c.maskFormat, ['polygon', 'rle', 'png'] as const),
     input: String(c.input || 'payload').replace(/^msg\./, ''),

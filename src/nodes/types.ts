@@ -102,6 +102,8 @@ export interface NodeAPI {
     error(message: unknown): void;
     debug(message: unknown): void;
   };
+  /** Messages to the editors connected to this runtime (`RED.comms.subscribe` there). */
+  comms?: { publish(topic: string, data: unknown, retain: boolean): void };
   /** Catalog lookup in this module's namespace (`'triton-detect.status.ready'`). */
   _(key: string, substitutions?: Record<string, unknown>): string;
 }

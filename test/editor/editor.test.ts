@@ -297,6 +297,7 @@ describe('editor (headless Chromium against a live Node-RED)', function () {
     await page.locator('#triton-vision-classes-filter').fill('bu');
     await classes.selectOption(['bus']);
     await page.locator('#node-input-annotate').check();
+    await page.locator('#node-input-preview').check();
     await page
       .locator('.red-ui-tray')
       .last()
@@ -305,13 +306,14 @@ describe('editor (headless Chromium against a live Node-RED)', function () {
     await model.waitFor({ state: 'detached' });
 
     const saved = (await page.evaluate(
-      `(function (n) { return { model: n.model, classes: n.classes, backendFilter: n.backendFilter, annotate: n.annotate, server: n.server }; })(RED.nodes.node('${detectId[0]}'))`,
+      `(function (n) { return { model: n.model, classes: n.classes, backendFilter: n.backendFilter, annotate: n.annotate, preview: n.preview, server: n.server }; })(RED.nodes.node('${detectId[0]}'))`,
     )) as Record<string, unknown>;
     assert.deepEqual(saved, {
       model: 'yolov8n',
       classes: ['bus'],
       backendFilter: 'onnx',
       annotate: true,
+      preview: true,
       server: 'server',
     });
 
@@ -334,6 +336,48 @@ describe('editor (headless Chromium against a live Node-RED)', function () {
     const [label, score] = found[0]!.split('@');
     assert.equal(label, 'bus');
     assert.ok(Math.abs(Number(score) - 0.81) <= 0.03, `bus score ${score} is not about 0.81`);
+    assert.deepEqual(pageErrors, [], 'no script errors in the editor');
+  });
+
+  it('draws the annotated preview under the detect node, again after a tab switch, and removes it when Preview is off', async function () {
+    const [id] = (await page.evaluate(
+      "RED.nodes.filterNodes({ type: 'triton-detect' }).map(function (n) { return n.id; })",
+    )) as string[];
+    const node = page.locator(`[id="${id}"]`);
+    const image = node.locator('g.triton-vision-preview image');
+    // The previous test's inject produced a result with Preview on.
+    await image.waitFor({ timeout: 60000 });
+    assert.match((await image.getAttribute('href')) ?? '', /^data:image\/jpeg;base64,/);
+    const body = await node.locator('.red-ui-flow-node').first().boundingBox();
+    const picture = await image.boundingBox();
+    assert.ok(body && picture);
+    // Under the node, left-aligned with it; bus.jpg is portrait (810×1080): its 180×240 thumbnail
+    // is shown in at most 200×150, so 113×150.
+    assert.ok(picture.y > body.y + body.height, 'the picture is below the node');
+    assert.ok(Math.abs(picture.x - body.x) <= 2, 'the picture starts at the node’s left edge');
+    assert.ok(Math.abs(picture.width - 113) <= 2, `width ${picture.width}`);
+    assert.ok(Math.abs(picture.height - 150) <= 2, `height ${picture.height}`);
+    const chart = await page.locator('#red-ui-workspace-chart').boundingBox();
+    assert.ok(chart);
+    await page.screenshot({
+      path: path.join(ARTIFACTS, 'editor-preview.png'),
+      clip: { x: chart.x, y: chart.y, width: Math.min(chart.width, 900), height: 420 },
+    });
+
+    // Another tab replaces the node's SVG group; coming back must draw the picture again.
+    const other = (await page.evaluate('RED.workspaces.add().id')) as string;
+    await node.waitFor({ state: 'detached' });
+    await page.evaluate(`RED.workspaces.show('flow')`);
+    await image.waitFor();
+    await page.evaluate(`RED.workspaces.delete(RED.nodes.workspace('${other}'))`);
+
+    // The node's own shape: the group's centre may now lie on the picture, which takes no clicks.
+    await node.locator('.red-ui-flow-node').first().dblclick();
+    await page.locator('#node-input-preview').uncheck();
+    await page.locator('#node-dialog-ok').click();
+    await page.locator('#node-input-preview').waitFor({ state: 'detached' });
+    await image.waitFor({ state: 'detached' });
+    assert.equal(await node.locator('g.triton-vision-preview').count(), 0);
     assert.deepEqual(pageErrors, [], 'no script errors in the editor');
   });
 });

@@ -48,7 +48,15 @@ export function assertNodesBuilt(): void {
   }
 }
 
-export async function startNodeRed(flows: object[]): Promise<NodeRedHandle> {
+export interface NodeRedOptions {
+  /** Extra environment for the child (e.g. TRITON_VISION_DEMO for the example flows). */
+  env?: Record<string, string>;
+}
+
+export async function startNodeRed(
+  flows: object[],
+  opts: NodeRedOptions = {},
+): Promise<NodeRedHandle> {
   const userDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tv-nodered-'));
   const port = await freePort();
   fs.writeFileSync(path.join(userDir, 'flows.json'), JSON.stringify(flows));
@@ -79,7 +87,7 @@ export async function startNodeRed(flows: object[]): Promise<NodeRedHandle> {
       '--port',
       String(port),
     ],
-    { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
+    { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...opts.env } },
   );
   let out = '';
   let exited = false;
