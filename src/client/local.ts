@@ -13,6 +13,7 @@ import * as path from 'node:path';
 import { version as PACKAGE_VERSION } from '../../package.json';
 import { TritonError, isTritonError } from './errors';
 import { modelConfigFromTree, parseTextProto, type PbMessage } from './pbtxt';
+import { WorkerRuntime } from './local-worker';
 import { configToDataType, float32ToHalf, halfToFloat32, validateTensor } from './tensor';
 import type {
   CallOptions,
@@ -78,6 +79,14 @@ export interface LocalClientInternalOptions extends LocalClientOptions {
    * lazily so the package works without the optional dependency).
    */
   loadRuntime?: () => OrtRuntime;
+  /**
+   * Worker threads that run the models (default 1: onnxruntime already spreads one run
+   * over its intra-op threads; more lets runs overlap, each worker holding its own copy
+   * of every loaded model). 0 runs models on the calling thread, which then blocks the
+   * event loop for the length of each run. An injected `loadRuntime` cannot cross into a
+   * worker, so with one the default is 0.
+   */
+  workerThreads?: number;
 }
 
 const RUNTIME_MISSING_TEXT =
@@ -283,10 +292,12 @@ const yieldToTimers = (): Promise<void> => new Promise((resolve) => setImmediate
  * loads at start and serverReady waits for it), `timeoutMs` (per-call deadline, default
  * 30000; 0 for none), `intraOpNumThreads` (default: onnxruntime's choice).
  *
- * onnxruntime-node runs a model synchronously on the calling thread, so a run holds the
- * event loop; a deadline or abort that falls due meanwhile is honoured as soon as the
- * run returns, and the result is dropped. Concurrent calls are safe: a session is
- * released only once no run is using it.
+ * onnxruntime-node runs a model synchronously on the calling thread, so models load and
+ * run on worker threads (`workerThreads`, default 1) and the event loop stays free: a
+ * deadline or abort settles the call at once, and the worker's result, when it comes,
+ * is dropped. With `workerThreads: 0` a run holds the event loop, and a deadline or
+ * abort that falls due meanwhile is honoured as soon as it returns. Concurrent calls
+ * are safe: a session is released only once no run is using it.
  */
 export class LocalClient implements InferenceClient {
   readonly kind = 'local' as const;
@@ -297,7 +308,9 @@ export class LocalClient implements InferenceClient {
   private readonly timeoutMs: number;
   private readonly sessionOptions: Record<string, unknown>;
   private readonly loadRuntime: () => OrtRuntime;
+  private readonly workerThreads: number;
   private runtime: OrtRuntime | undefined;
+  private pool: WorkerRuntime | undefined;
   private readonly models = new Map<string, ModelEntry>();
   private readonly stats = new Map<string, StatsRecord>();
   private repoError: TritonError | undefined;
@@ -327,6 +340,14 @@ export class LocalClient implements InferenceClient {
     if (options.intraOpNumThreads !== undefined && options.intraOpNumThreads > 0) {
       this.sessionOptions.intraOpNumThreads = options.intraOpNumThreads;
     }
+    const threads = options.workerThreads ?? (options.loadRuntime ? 0 : 1);
+    if (!Number.isInteger(threads) || threads < 0) {
+      throw new TritonError(
+        'INVALID_CONFIG',
+        `workerThreads must be a whole number (0 runs models on the main thread), not ${String(options.workerThreads)}`,
+      );
+    }
+    this.workerThreads = threads;
     this.loadRuntime = options.loadRuntime ?? (() => require('onnxruntime-node') as OrtRuntime);
     // A repository that cannot be read makes every later call say so (never a rejection
     // nobody awaits).
@@ -549,6 +570,7 @@ export class LocalClient implements InferenceClient {
         entry.reason = 'client closed';
         await this.release(slots);
       }
+      await this.pool?.close();
     })();
     return this.closing;
   }
@@ -822,6 +844,21 @@ export class LocalClient implements InferenceClient {
         `${RUNTIME_MISSING_TEXT} (the module found does not look like onnxruntime-node)`,
         { endpoint: this.repo },
       );
+    }
+    if (this.workerThreads > 0) {
+      // Loaded above on this thread too, so a missing or broken install is reported the
+      // same way; the workers load the very same package file.
+      let runtimePath: string;
+      try {
+        runtimePath = require.resolve('onnxruntime-node');
+      } catch (err) {
+        throw new TritonError('RUNTIME_MISSING', RUNTIME_MISSING_TEXT, {
+          endpoint: this.repo,
+          cause: err,
+        });
+      }
+      this.pool = new WorkerRuntime(runtimePath, this.workerThreads);
+      rt = this.pool;
     }
     this.runtime = rt;
     return rt;
@@ -1190,8 +1227,9 @@ export class LocalClient implements InferenceClient {
       }
       add(record.compute_infer, t);
       record.execution_count += 1;
-      // The run held the event loop: let a deadline or abort that fell due meanwhile win.
-      await yieldToTimers();
+      // An in-process run held the event loop: let a deadline or abort that fell due
+      // meanwhile win (on a worker, the call has already settled by then).
+      if (!this.pool) await yieldToTimers();
       deadline.check();
 
       t = process.hrtime.bigint();

@@ -42,6 +42,45 @@ const ACCEPTED =
 export interface DecodeOptions {
   /** Largest accepted width × height, in pixels (default 50e6). Checked from the header. */
   maxPixels?: number;
+  /**
+   * Where prepareInput's tensor memory comes from (default: a fresh allocation). A pool
+   * saves the page faults of mapping ~5 MB of new memory per image; the caller must give
+   * the buffer back only once nothing (an inference request in flight) reads it.
+   */
+  tensorPool?: TensorPool;
+}
+
+/**
+ * Reusable tensor memory, by byte length. acquire() hands out a buffer nobody else holds
+ * (contents undefined: every tensor element is written anyway); release() takes it back
+ * for the next image. At most `perSize` idle buffers are kept per length.
+ */
+export class TensorPool {
+  private readonly idle = new Map<number, ArrayBuffer[]>();
+
+  constructor(readonly perSize = 4) {}
+
+  acquire(byteLength: number): ArrayBuffer {
+    return this.idle.get(byteLength)?.pop() ?? uninitialised(byteLength);
+  }
+
+  /** Gives `buffer` back; the caller must not touch it (or views of it) afterwards. */
+  release(buffer: ArrayBufferLike): void {
+    if (!(buffer instanceof ArrayBuffer)) return;
+    let list = this.idle.get(buffer.byteLength);
+    if (!list) {
+      list = [];
+      this.idle.set(buffer.byteLength, list);
+    }
+    if (list.length < this.perSize && !list.includes(buffer)) list.push(buffer);
+  }
+
+  /** Idle buffers held (for tests and diagnostics). */
+  get size(): number {
+    let n = 0;
+    for (const l of this.idle.values()) n += l.length;
+    return n;
+  }
 }
 
 /** An input after validation: encoded bytes for sharp, or a raw frame with checked sizes. */
@@ -362,6 +401,8 @@ export async function letterboxImage(
 export type PixelDataType = Extract<DataType, 'FP32' | 'FP16' | 'UINT8'>;
 
 export interface TensorOptions {
+  /** Tensor memory (default: a fresh allocation). */
+  pool?: TensorPool;
   /** Output plane width (default: the source width). */
   width?: number;
   /** Output plane height (default: the source height). */
@@ -701,7 +742,9 @@ function planTensor(srcWidth: number, srcHeight: number, opts: TensorOptions): T
   };
 
   if (datatype === 'FP32') {
-    const out = new Float32Array(uninitialised(n * 4));
+    const alloc = (bytes: number): ArrayBuffer =>
+      opts.pool ? opts.pool.acquire(bytes) : uninitialised(bytes);
+    const out = new Float32Array(alloc(n * 4));
     fillPadding(out, nhwc, W, H, rect, pad);
     const plain = mean.every((m) => m === 0) && std.every((d) => d === 1);
     return {
@@ -714,7 +757,8 @@ function planTensor(srcWidth: number, srcHeight: number, opts: TensorOptions): T
       },
     };
   }
-  const bytes = uninitialised(n * (datatype === 'FP16' ? 2 : 1));
+  const byteLength = n * (datatype === 'FP16' ? 2 : 1);
+  const bytes = opts.pool ? opts.pool.acquire(byteLength) : uninitialised(byteLength);
   const out = datatype === 'FP16' ? new Uint16Array(bytes) : new Uint8Array(bytes);
   const luts = [0, 1, 2].map((k) => {
     const t = datatype === 'FP16' ? new Uint16Array(256) : new Uint8Array(256);
@@ -837,6 +881,7 @@ export async function prepareInput(
       scale: pre.scale,
       layout,
       datatype,
+      ...(opts.tensorPool ? { pool: opts.tensorPool } : {}),
     });
     return {
       tensor,
@@ -872,6 +917,7 @@ export async function prepareInput(
     std: pre.std,
     layout,
     datatype,
+    ...(opts.tensorPool ? { pool: opts.tensorPool } : {}),
   });
   return {
     tensor,

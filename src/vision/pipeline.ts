@@ -9,7 +9,7 @@ import type { CallOptions, InferenceClient, ModelConfig, Tensor } from '../clien
 import { annotate } from './annotate';
 import { classify } from './classify';
 import { decodeDetections } from './detect';
-import { prepareInput } from './image';
+import { TensorPool, prepareInput } from './image';
 import { deriveProfile } from './profile';
 import { decodeSegments } from './segment';
 import type {
@@ -155,6 +155,14 @@ function asFloat32(t: Tensor): Float32Array {
   return Float32Array.from(t.data as ArrayLike<number>);
 }
 
+/**
+ * Input tensors reused across images (one 640×640 FP32 tensor is 4.9 MB of fresh pages
+ * otherwise). A tensor goes back only after its infer() succeeded: by then every client
+ * has serialised or copied it; after a failure (a timeout may leave a request still
+ * sending) it is simply dropped.
+ */
+const tensorPool = new TensorPool();
+
 /** Runs one image through a model: the single path every caller uses. */
 export async function runTask(
   client: InferenceClient,
@@ -166,6 +174,7 @@ export async function runTask(
   const profile = await resolveProfile(client, model, options.version ?? '', options);
   const prepared = await prepareInput(image, profile, {
     ...(options.maxPixels !== undefined ? { maxPixels: options.maxPixels } : {}),
+    tensorPool,
   });
   const original = { width: prepared.width, height: prepared.height };
 
@@ -191,6 +200,7 @@ export async function runTask(
     },
     callOptions(options),
   );
+  tensorPool.release(prepared.tensor.buffer);
   const inferMs = performance.now() - tInfer;
 
   const tPost = performance.now();
