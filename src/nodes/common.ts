@@ -242,6 +242,10 @@ export class TaskController {
         if (this.retryTimer) clearTimeout(this.retryTimer);
         this.retryTimer = undefined;
         void this.prepare();
+      } else if (this.phase === 'ready' && this.isQuiet()) {
+        // Back after an outage: the model was prepared before, so the node is ready again
+        // without waiting for the next message to say so.
+        this.setStatus(this.status.dot('green', 'status.ready'));
       }
     } else if (this.isQuiet()) {
       this.setStatus(
