@@ -94,8 +94,10 @@ describe('LocalClient on worker threads', () => {
         main.maxGapMs > 0.5 * main.tookMs,
         `in-process gap ${main.maxGapMs.toFixed(0)} ms over a ${main.tookMs.toFixed(0)} ms run`,
       );
+      // Relative, not absolute: on a loaded 2-core CI machine other processes also delay
+      // the timer now and then, but never for a large part of a multi-second run.
       assert.ok(
-        worker.maxGapMs < 50,
+        worker.maxGapMs < Math.max(50, 0.1 * worker.tookMs),
         `on a worker the timer waited ${worker.maxGapMs.toFixed(0)} ms during a ${worker.tookMs.toFixed(0)} ms run`,
       );
     } finally {
@@ -154,7 +156,9 @@ describe('LocalClient on worker threads', () => {
       );
       const waited = performance.now() - start;
       assert.ok(
-        waited < 30 + 40 && waited < runMs,
+        // Near the deadline and well before the run could have ended (the slack is relative
+        // so a loaded CI machine does not turn scheduling delay into a failure).
+        waited < 30 + Math.max(40, runMs / 3) && waited < runMs,
         `TIMEOUT came after ${waited.toFixed(0)} ms (deadline 30 ms, a run takes ${runMs.toFixed(0)} ms)`,
       );
       // The run it gave up on finishes in the background; the model keeps serving.
@@ -175,6 +179,9 @@ describe('LocalClient on worker threads', () => {
     const client = new LocalClient({ modelRepository: repo });
     try {
       await client.loadModel('yolov8n_seg');
+      const full = performance.now();
+      await client.infer(slowRequest(8));
+      const runMs = performance.now() - full;
       const ac = new AbortController();
       const p = client.infer(slowRequest(7), { signal: ac.signal });
       let abortedAt = 0;
@@ -187,7 +194,10 @@ describe('LocalClient on worker threads', () => {
         return true;
       });
       const late = performance.now() - abortedAt;
-      assert.ok(abortedAt > 0 && late < 40, `CANCELLED came ${late.toFixed(0)} ms after the abort`);
+      assert.ok(
+        abortedAt > 0 && late < Math.max(40, runMs / 3),
+        `CANCELLED came ${late.toFixed(0)} ms after the abort (a run takes ${runMs.toFixed(0)} ms)`,
+      );
       assert.equal(await client.modelReady('yolov8n_seg'), true);
     } finally {
       await client.close();
