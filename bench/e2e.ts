@@ -67,9 +67,15 @@ interface Child {
 
 /** Starts a server script (serve.ts or the stub) and reads its ports. */
 function startChild(args: string[], ready: RegExp): Promise<Child> {
-  const proc = spawn(process.execPath, ['--require', require.resolve('tsx/cjs'), ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  // BENCH_SERVER_NODE_ARGS, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`, profiles the server.
+  const nodeArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const proc = spawn(
+    process.execPath,
+    [...nodeArgs, '--require', require.resolve('tsx/cjs'), ...args],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let out = '';
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`server did not start: ${out}`)), 120000);

@@ -37,7 +37,97 @@ export type HeaderBag = Record<string, string | string[] | number | undefined>;
 
 export interface EncodedBody {
   headers: Record<string, string>;
+  /**
+   * The whole body as one Buffer. Joined from `chunks` on first read only: senders write
+   * `chunks` instead, so megabytes of tensor bytes are not copied once more per call.
+   */
   body: Buffer;
+  /**
+   * The body in order: the JSON header, then each binary tensor's bytes. The tensor parts
+   * share memory with the tensors they came from (no copy), so those must not change until
+   * the body is sent.
+   */
+  chunks: Buffer[];
+  /** Total length of the body in bytes. */
+  length: number;
+}
+
+/** An EncodedBody whose `body` is joined lazily from its chunks. */
+function encodedBody(headers: Record<string, string>, chunks: Buffer[]): EncodedBody {
+  let length = 0;
+  for (const c of chunks) length += c.length;
+  let joined: Buffer | undefined = chunks.length === 1 ? chunks[0] : undefined;
+  return {
+    headers,
+    chunks,
+    length,
+    get body(): Buffer {
+      joined ??= Buffer.concat(chunks, length);
+      return joined;
+    },
+  };
+}
+
+/** Largest declared body allocated up front; bigger ones are gathered as they arrive. */
+const PREALLOCATE_MAX_BYTES = 64 * 1024 * 1024;
+
+/**
+ * Collects a body arriving in chunks into one Buffer. When the length is declared up front
+ * the chunks are copied straight into one allocation (no chunk list, no second copy at the
+ * end), placed so that byte `alignAt` (where the first binary tensor starts, i.e. the
+ * Inference-Header-Content-Length) sits on an 8-byte boundary: that tensor can then be
+ * viewed as a Float32Array / Float64Array in place instead of being copied to align it.
+ * A body that turns out longer or shorter than declared is still collected exactly.
+ */
+export class BodyCollector {
+  private buf: Buffer | undefined;
+  private chunks: Buffer[] | undefined;
+  private total = 0;
+
+  constructor(declared?: number, alignAt?: number) {
+    // Past the cap, a peer that declares a huge body and sends little costs us no more
+    // memory than what actually arrives.
+    if (
+      declared !== undefined &&
+      Number.isSafeInteger(declared) &&
+      declared > 0 &&
+      declared <= PREALLOCATE_MAX_BYTES
+    ) {
+      const pad =
+        alignAt !== undefined && Number.isSafeInteger(alignAt) && alignAt >= 0
+          ? (8 - (alignAt % 8)) % 8
+          : 0;
+      // A fresh ArrayBuffer (never Node's shared pool), so offset 0 is 8-byte aligned.
+      this.buf = Buffer.from(new ArrayBuffer(declared + pad), pad, declared);
+    } else {
+      this.chunks = [];
+    }
+  }
+
+  /** Bytes received so far. */
+  get length(): number {
+    return this.total;
+  }
+
+  push(chunk: Buffer): void {
+    if (this.buf && this.total + chunk.length <= this.buf.length) {
+      chunk.copy(this.buf, this.total);
+    } else {
+      if (this.buf) {
+        // More than declared: carry on with a chunk list from what arrived so far.
+        this.chunks = [this.buf.subarray(0, this.total)];
+        this.buf = undefined;
+      }
+      this.chunks!.push(chunk);
+    }
+    this.total += chunk.length;
+  }
+
+  /** The body received; call once, after the last chunk. */
+  finish(): Buffer {
+    if (this.buf) return this.buf.subarray(0, this.total);
+    return Buffer.concat(this.chunks!, this.total);
+  }
 }
 
 export interface EncodeRequestOptions {
@@ -208,10 +298,9 @@ function takeBlob(
   );
 }
 
-function assembleBody(json: unknown, blobs: Buffer[]): { body: Buffer; jsonLength: number } {
+function assembleBody(json: unknown, blobs: Buffer[]): { chunks: Buffer[]; jsonLength: number } {
   const head = Buffer.from(JSON.stringify(json), 'utf8');
-  if (blobs.length === 0) return { body: head, jsonLength: head.length };
-  return { body: Buffer.concat([head, ...blobs]), jsonLength: head.length };
+  return { chunks: [head, ...blobs], jsonLength: head.length };
 }
 
 function jsonValues(t: Tensor, code: TritonErrorCode, side: string): unknown[] {
@@ -269,21 +358,22 @@ export function encodeInferRequest(
   } else if (binaryOutputs) {
     json.parameters = { binary_data_output: true };
   }
-  const { body, jsonLength } = assembleBody(json, blobs);
+  const { chunks, jsonLength } = assembleBody(json, blobs);
+  const length = chunks.reduce((n, c) => n + c.length, 0);
   if (blobs.length === 0) {
-    return {
-      headers: { 'Content-Type': 'application/json', 'Content-Length': String(body.length) },
-      body,
-    };
+    return encodedBody(
+      { 'Content-Type': 'application/json', 'Content-Length': String(length) },
+      chunks,
+    );
   }
-  return {
-    headers: {
+  return encodedBody(
+    {
       'Content-Type': 'application/octet-stream',
       'Inference-Header-Content-Length': String(jsonLength),
-      'Content-Length': String(body.length),
+      'Content-Length': String(length),
     },
-    body,
-  };
+    chunks,
+  );
 }
 
 /**
@@ -568,15 +658,16 @@ export function encodeInferResponse(
   };
   if (resp.id !== undefined && resp.id !== '') json.id = resp.id;
   json.outputs = outputs;
-  const { body, jsonLength } = assembleBody(json, blobs);
-  const headers: Record<string, string> = { 'Content-Length': String(body.length) };
+  const { chunks, jsonLength } = assembleBody(json, blobs);
+  const length = chunks.reduce((n, c) => n + c.length, 0);
+  const headers: Record<string, string> = { 'Content-Length': String(length) };
   if (blobs.length > 0) {
     headers['Content-Type'] = 'application/octet-stream';
     headers['Inference-Header-Content-Length'] = String(jsonLength);
   } else {
     headers['Content-Type'] = 'application/json';
   }
-  return { headers, body };
+  return encodedBody(headers, chunks);
 }
 
 // ---- JSON error bodies ------------------------------------------------------------

@@ -15,7 +15,13 @@ import {
   isTritonError,
   type TritonErrorCode,
 } from './errors';
-import { decodeInferResponse, encodeInferRequest, parseErrorBody } from './http-codec';
+import {
+  BodyCollector,
+  INFERENCE_HEADER,
+  decodeInferResponse,
+  encodeInferRequest,
+  parseErrorBody,
+} from './http-codec';
 import type {
   CallOptions,
   InferRequest,
@@ -49,6 +55,8 @@ interface SendSpec {
   what: string;
   model?: string;
   body?: Buffer;
+  /** The body in pieces, written in order without joining them (used instead of `body`). */
+  chunks?: Buffer[];
   headers?: Record<string, string>;
 }
 
@@ -313,12 +321,14 @@ export class HttpClient implements InferenceClient {
       );
     }
     if (opts.signal?.aborted) return Promise.reject(this.cancelledError(spec));
-    const body = spec.body ?? Buffer.alloc(0);
-    if (body.length > this.maxMessageBytes) {
+    const chunks = spec.chunks ?? (spec.body ? [spec.body] : []);
+    let bodyLength = 0;
+    for (const c of chunks) bodyLength += c.length;
+    if (bodyLength > this.maxMessageBytes) {
       return Promise.reject(
         new TritonError(
           'MESSAGE_TOO_LARGE',
-          `The ${spec.what} request is ${body.length} bytes, over this client's maxMessageBytes limit of ${this.maxMessageBytes}: send a smaller input or raise maxMessageBytes`,
+          `The ${spec.what} request is ${bodyLength} bytes, over this client's maxMessageBytes limit of ${this.maxMessageBytes}: send a smaller input or raise maxMessageBytes`,
           { endpoint: this.endpoint, model: spec.model },
         ),
       );
@@ -326,7 +336,7 @@ export class HttpClient implements InferenceClient {
     const headers: Record<string, string> = {
       ...this.baseHeaders,
       ...(spec.headers ?? {}),
-      'Content-Length': String(body.length),
+      'Content-Length': String(bodyLength),
     };
 
     return new Promise<Reply>((resolve, reject) => {
@@ -398,7 +408,11 @@ export class HttpClient implements InferenceClient {
             abandon(this.tooLargeReply(spec, declared));
             return;
           }
-          const chunks: Buffer[] = [];
+          // Binary tensors start right after the JSON header: align them for in-place views.
+          const collected = new BodyCollector(
+            res.headers['content-encoding'] ? undefined : declared,
+            Number(res.headers[INFERENCE_HEADER] ?? NaN),
+          );
           let total = 0;
           res.on('data', (chunk: Buffer) => {
             total += chunk.length;
@@ -406,14 +420,14 @@ export class HttpClient implements InferenceClient {
               abandon(this.tooLargeReply(spec, total));
               return;
             }
-            chunks.push(chunk);
+            collected.push(chunk);
           });
           res.on('end', () => {
             if (settled) return;
             const raw: Reply = {
               status: res.statusCode ?? 0,
               headers: res.headers,
-              body: Buffer.concat(chunks, total),
+              body: collected.finish(),
             };
             this.decompress(raw, spec).then(
               (reply) => finish(undefined, reply),
@@ -425,7 +439,10 @@ export class HttpClient implements InferenceClient {
             finish(this.cutOffError(err, spec, total, declared));
           });
         });
-        req.end(body);
+        // One writev for the header and every tensor, without joining them first.
+        req.cork();
+        for (const c of chunks) req.write(c);
+        req.end();
       };
       attempt(true);
     });
@@ -785,7 +802,9 @@ export class HttpClient implements InferenceClient {
     const reply = await this.call(
       'POST',
       this.modelPath(model, request.version, '/infer'),
-      { ...spec, body: encoded.body, headers: encoded.headers },
+      // The chunks share the input tensors' memory (no copy): a successful reply means the
+      // server read all of it, so the caller may reuse the tensors once this resolves.
+      { ...spec, chunks: encoded.chunks, headers: encoded.headers },
       opts,
     );
     try {

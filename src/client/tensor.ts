@@ -213,7 +213,8 @@ export function bytesToTensorData(
   }
   let buf = bytes;
   if (bytes.byteOffset % size !== 0) {
-    buf = new Uint8Array(bytes.byteLength);
+    // Every byte is overwritten at once: skip the zero-fill of a fresh allocation.
+    buf = Buffer.allocUnsafeSlow(bytes.byteLength);
     buf.set(bytes);
   }
   if (datatype === 'FP16') {

@@ -22,6 +22,8 @@ import {
   encodeErrorBody,
   encodeInferResponse,
   isRawBinaryRequest,
+  BodyCollector,
+  INFERENCE_HEADER,
 } from '../client/http-codec';
 import type { InferenceClient } from '../client/types';
 
@@ -56,6 +58,8 @@ interface Answer {
   status: number;
   headers?: Record<string, string>;
   body?: Buffer;
+  /** The body in pieces (tensor bytes shared, not copied); sent as they are when uncompressed. */
+  chunks?: Buffer[];
 }
 
 interface Route {
@@ -130,13 +134,18 @@ function parseOptionalJson(body: Buffer, what: string): Record<string, unknown> 
  */
 function readBody(req: http.IncomingMessage, maxBytes: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
     let total = 0;
-    let tooLarge = Number(req.headers['content-length']) > maxBytes;
+    const declared = Number(req.headers['content-length']);
+    let tooLarge = declared > maxBytes;
+    // Binary inputs start right after the JSON header: align them for in-place views.
+    const collected = new BodyCollector(
+      tooLarge || req.headers['content-encoding'] ? undefined : declared,
+      Number(req.headers[INFERENCE_HEADER] ?? NaN),
+    );
     req.on('data', (chunk: Buffer) => {
       total += chunk.length;
       if (total > maxBytes) tooLarge = true;
-      if (!tooLarge) chunks.push(chunk);
+      if (!tooLarge) collected.push(chunk);
     });
     req.on('end', () => {
       if (tooLarge) {
@@ -147,7 +156,7 @@ function readBody(req: http.IncomingMessage, maxBytes: number): Promise<Buffer> 
           ),
         );
       } else {
-        resolve(Buffer.concat(chunks, total));
+        resolve(collected.finish());
       }
     });
     const gone = (why: string): void =>
@@ -284,7 +293,7 @@ function buildRoutes(backend: InferenceClient): (segs: string[]) => Route | unde
     const { binaryOutputs, ...request } = decoded;
     const response = await backend.infer(request, { signal: ctx.signal });
     const enc = encodeInferResponse(response, binaryOutputs);
-    return { status: 200, headers: enc.headers, body: enc.body };
+    return { status: 200, headers: enc.headers, chunks: enc.chunks };
   };
 
   const modelRoutes = (segs: string[]): Route | undefined => {
@@ -457,19 +466,27 @@ export function startHttpFrontend(
   ): Promise<void> => {
     if (res.destroyed || res.headersSent) return;
     const headers: Record<string, string> = { ...(answer.headers ?? {}) };
-    let body = answer.body ?? Buffer.alloc(0);
+    let chunks = answer.chunks ?? (answer.body ? [answer.body] : []);
+    let length = 0;
+    for (const c of chunks) length += c.length;
     const encoding = pickEncoding(req.headers['accept-encoding']);
-    if (encoding && body.length >= MIN_COMPRESS_BYTES) {
+    if (encoding && length >= MIN_COMPRESS_BYTES) {
       // Tensor data barely compresses: the fastest level keeps the CPU cost small.
       const fn = (encoding === 'gzip' ? zlib.gzip : zlib.deflate) as ZlibFn;
-      body = await zlibRun(fn, body, { level: zlib.constants.Z_BEST_SPEED });
+      const whole = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, length);
+      const body = await zlibRun(fn, whole, { level: zlib.constants.Z_BEST_SPEED });
+      chunks = [body];
+      length = body.length;
       headers['Content-Encoding'] = encoding;
       headers['Vary'] = 'Accept-Encoding';
     }
-    headers['Content-Length'] = String(body.length);
+    headers['Content-Length'] = String(length);
     if (res.destroyed) return;
     res.writeHead(answer.status, headers);
-    res.end(body);
+    // One writev for the header and every tensor, without joining them first.
+    res.cork();
+    for (const c of chunks) res.write(c);
+    res.end();
   };
 
   const fail = (

@@ -157,9 +157,11 @@ function asFloat32(t: Tensor): Float32Array {
 
 /**
  * Input tensors reused across images (one 640×640 FP32 tensor is 4.9 MB of fresh pages
- * otherwise). A tensor goes back only after its infer() succeeded: by then every client
- * has serialised or copied it; after a failure (a timeout may leave a request still
- * sending) it is simply dropped.
+ * otherwise). A tensor goes back only after its infer() succeeded: gRPC has serialised it
+ * into its own message by then, and the HTTP client (which writes the tensor's memory to
+ * the socket without copying) has a complete reply, which a server sends only after reading
+ * the whole request. After a failure (a timeout may leave a request still sending) the
+ * tensor is simply dropped.
  */
 const tensorPool = new TensorPool();
 
