@@ -20,6 +20,7 @@ const USAGE = `Usage: triton-vision-serve --model-repository DIR [options]
   --allow-grpc BOOL        serve gRPC (default true)
   --max-message-mb N       largest request/response in MiB (default 256)
   --intra-op-threads N     onnxruntime threads per model (default: onnxruntime's choice)
+  --worker-threads N       threads that run models, so runs can overlap (default 1)
   -h, --help               show this help
 
 Every model is loaded at start; load/unload through the repository API work as in
@@ -57,6 +58,7 @@ async function main(): Promise<void> {
         'allow-grpc': { type: 'string' },
         'max-message-mb': { type: 'string' },
         'intra-op-threads': { type: 'string' },
+        'worker-threads': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -83,11 +85,17 @@ async function main(): Promise<void> {
   const maxBytes = Math.floor(maxMb * 1024 * 1024);
   const threads =
     values['intra-op-threads'] === undefined ? undefined : Number(values['intra-op-threads']);
+  const workers =
+    values['worker-threads'] === undefined ? undefined : Number(values['worker-threads']);
+  if (workers !== undefined && !(Number.isInteger(workers) && workers >= 1)) {
+    fail(`--worker-threads must be a whole number ≥ 1, got '${values['worker-threads']}'`);
+  }
 
   const backend = new LocalClient({
     modelRepository: repo,
     load: 'all',
     ...(threads !== undefined && threads > 0 ? { intraOpNumThreads: threads } : {}),
+    ...(workers !== undefined ? { workerThreads: workers } : {}),
   });
   const index = await backend.repositoryIndex();
   for (const m of index) {

@@ -79,14 +79,6 @@ export interface LocalClientInternalOptions extends LocalClientOptions {
    * lazily so the package works without the optional dependency).
    */
   loadRuntime?: () => OrtRuntime;
-  /**
-   * Worker threads that run the models (default 1: onnxruntime already spreads one run
-   * over its intra-op threads; more lets runs overlap, each worker holding its own copy
-   * of every loaded model). 0 runs models on the calling thread, which then blocks the
-   * event loop for the length of each run. An injected `loadRuntime` cannot cross into a
-   * worker, so with one the default is 0.
-   */
-  workerThreads?: number;
 }
 
 const RUNTIME_MISSING_TEXT =

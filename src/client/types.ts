@@ -227,4 +227,12 @@ export interface LocalClientOptions {
   timeoutMs?: number;
   /** onnxruntime intra-op threads (default: ORT's choice). */
   intraOpNumThreads?: number;
+  /**
+   * Worker threads that run the models (default 1: onnxruntime already spreads one run
+   * over its intra-op threads; more lets runs overlap, each worker holding its own copy
+   * of every loaded model). 0 runs models on the calling thread, which then blocks the
+   * event loop for the length of each run. An injected runtime (tests) cannot cross into
+   * a worker, so with one the default is 0.
+   */
+  workerThreads?: number;
 }

@@ -1,0 +1,110 @@
+/**
+ * The `triton-vision-serve` command itself: its arguments, what it prints, how it stops.
+ * (The protocol it speaks is covered by the client suite.)
+ */
+import { strict as assert } from 'node:assert';
+import { spawnSync } from 'node:child_process';
+import * as net from 'node:net';
+import * as path from 'node:path';
+import { createClient } from '../src/client';
+import { buildFixtureRepository, FIXTURE_REPOSITORY } from './support/fixtures';
+import { seededValues } from './support/ort';
+import { startServe } from './support/serve';
+
+const ROOT = path.resolve(__dirname, '..');
+
+function serve(args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(
+    process.execPath,
+    ['--require', require.resolve('tsx/cjs'), path.join(ROOT, 'src', 'serve.ts'), ...args],
+    { cwd: ROOT, encoding: 'utf8', timeout: 60000 },
+  );
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+describe('triton-vision-serve command', function () {
+  this.timeout(120000);
+  // Only the classifier: quick to load.
+  const repo = buildFixtureRepository(FIXTURE_REPOSITORY.filter((m) => m.name === 'mobilenetv2'));
+
+  it('--help prints the usage and exits 0', () => {
+    const r = serve(['--help']);
+    assert.equal(r.status, 0);
+    assert.match(r.stdout, /--model-repository DIR/);
+    assert.match(r.stdout, /--worker-threads N/);
+  });
+
+  it('refuses missing or malformed arguments with exit 2 and a sentence', () => {
+    const cases: [string[], RegExp][] = [
+      [[], /--model-repository is required/],
+      [['--model-repository', repo, '--http-port', '70000'], /--http-port must be a port number/],
+      [
+        ['--model-repository', repo, '--worker-threads', '0'],
+        /--worker-threads must be a whole number/,
+      ],
+      [
+        ['--model-repository', repo, '--allow-http', 'false', '--allow-grpc', 'false'],
+        /leave nothing to serve/,
+      ],
+      [['--model-repository', repo, '--no-such-flag'], /Unknown option/],
+    ];
+    for (const [args, message] of cases) {
+      const r = serve(args);
+      assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
+      assert.match(r.stderr, message);
+    }
+  });
+
+  it('a port already in use → exit 1 saying it cannot start', async () => {
+    const busy = net.createServer();
+    await new Promise<void>((r) => busy.listen(0, '127.0.0.1', () => r()));
+    try {
+      const port = (busy.address() as net.AddressInfo).port;
+      const r = serve([
+        '--model-repository',
+        repo,
+        '--http-port',
+        String(port),
+        '--grpc-port',
+        '0',
+      ]);
+      assert.equal(r.status, 1, r.stdout + r.stderr);
+      assert.match(r.stderr, /cannot start/);
+    } finally {
+      await new Promise<void>((r) => busy.close(() => r()));
+    }
+  });
+
+  it('gRPC only, with two worker threads: concurrent requests are answered, then SIGTERM exits 0', async () => {
+    const s = await startServe({
+      repository: repo,
+      extraArgs: ['--allow-http', 'false', '--worker-threads', '2'],
+    });
+    const client = createClient({ mode: 'grpc', host: '127.0.0.1', port: s.grpcPort });
+    try {
+      assert.equal(s.httpPort, -1, 'no HTTP service line');
+      assert.match(s.output(), /model mobilenetv2 version 1: READY/);
+      const input = {
+        name: 'input',
+        datatype: 'FP32' as const,
+        shape: [1, 3, 224, 224],
+        data: seededValues(3 * 224 * 224),
+      };
+      const results = await Promise.all(
+        [1, 2, 3, 4].map(() => client.infer({ model: 'mobilenetv2', inputs: [input] })),
+      );
+      for (const r of results) {
+        assert.deepEqual(r.outputs[0]!.shape, [1, 1000]);
+        assert.deepEqual(
+          [...(r.outputs[0]!.data as Float32Array)],
+          [...(results[0]!.outputs[0]!.data as Float32Array)],
+        );
+      }
+    } finally {
+      await client.close();
+      await s.stop();
+    }
+    assert.equal(s.proc.exitCode, 0);
+    assert.match(s.output(), /SIGTERM, shutting down/);
+  });
+});
