@@ -5,6 +5,7 @@
  * one place (`toError`).
  */
 import * as grpc from '@grpc/grpc-js';
+import { resolveRemoteOptions } from './remote';
 import { TritonError, codeFromGrpcStatus, type TritonErrorCode } from './errors';
 import {
   decodeInferResponse,
@@ -36,9 +37,7 @@ import type {
 } from './types';
 
 export const GRPC_DEFAULT_PORT = 8001;
-export const DEFAULT_TIMEOUT_MS = 30000;
-/** 256 MiB: a [1,3,1280,1280] FP32 request and YOLOv8-seg outputs at 1280 fit easily. */
-export const DEFAULT_MAX_MESSAGE_BYTES = 256 * 1024 * 1024;
+export { DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_TIMEOUT_MS } from './remote';
 /** gRPC keeps message limits in a signed 32-bit int. */
 const MAX_GRPC_LIMIT = 2147483647;
 
@@ -55,31 +54,10 @@ type Method =
   | 'RepositoryModelLoad'
   | 'RepositoryModelUnload';
 
-function formatEndpoint(host: string, port: number): string {
-  return host.includes(':') && !host.startsWith('[') ? `[${host}]:${port}` : `${host}:${port}`;
-}
-
-function positive(name: string, v: number | undefined, fallback: number, max = Infinity): number {
-  if (v === undefined) return fallback;
-  if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0 || v > max) {
-    throw new TritonError(
-      'INVALID_CONFIG',
-      `gRPC client option ${name} is ${String(v)}: it must be a positive number${max < Infinity ? ` up to ${max}` : ''}`,
-    );
-  }
-  return v;
-}
-
 function buildCredentials(tls: RemoteClientOptions['tls']): grpc.ChannelCredentials {
   if (!tls) return grpc.credentials.createInsecure();
   const pem = (v: string | Buffer | undefined): Buffer | null =>
     v === undefined ? null : Buffer.isBuffer(v) ? v : Buffer.from(v);
-  if ((tls.cert === undefined) !== (tls.key === undefined)) {
-    throw new TritonError(
-      'INVALID_CONFIG',
-      'gRPC TLS needs both a client certificate and its key, or neither: set tls.cert and tls.key together',
-    );
-  }
   const verify = tls.verify !== false;
   const verifyOptions: grpc.VerifyOptions = verify
     ? {}
@@ -120,24 +98,10 @@ export class GrpcClient implements InferenceClient {
   private closed = false;
 
   constructor(options: RemoteClientOptions = {}) {
-    const host = options.host ?? '127.0.0.1';
-    const port = options.port ?? GRPC_DEFAULT_PORT;
-    if (!Number.isInteger(port) || port < 1 || port > 65535) {
-      throw new TritonError(
-        'INVALID_CONFIG',
-        `gRPC port ${String(port)} is not a port number: use 1-65535 (Triton listens on 8001)`,
-      );
-    }
-    this.endpoint = formatEndpoint(host, port);
-    this.timeoutMs = positive('timeoutMs', options.timeoutMs, DEFAULT_TIMEOUT_MS);
-    this.maxMessageBytes = Math.floor(
-      positive(
-        'maxMessageBytes',
-        options.maxMessageBytes,
-        DEFAULT_MAX_MESSAGE_BYTES,
-        MAX_GRPC_LIMIT,
-      ),
-    );
+    const settings = resolveRemoteOptions(options, 'gRPC', GRPC_DEFAULT_PORT, MAX_GRPC_LIMIT);
+    this.endpoint = settings.endpoint;
+    this.timeoutMs = settings.timeoutMs;
+    this.maxMessageBytes = settings.maxMessageBytes;
     this.metadata = buildMetadata(options.headers);
     const channelOptions: grpc.ChannelOptions = {
       'grpc.max_receive_message_length': this.maxMessageBytes,

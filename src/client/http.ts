@@ -8,6 +8,7 @@
 import * as http from 'node:http';
 import * as https from 'node:https';
 import * as zlib from 'node:zlib';
+import { resolveRemoteOptions } from './remote';
 import {
   TritonError,
   codeFromHttpStatus,
@@ -41,8 +42,6 @@ import type {
 
 /** Triton's default HTTP port. */
 export const DEFAULT_HTTP_PORT = 8000;
-const DEFAULT_TIMEOUT_MS = 30000;
-const DEFAULT_MAX_MESSAGE_BYTES = 256 * 1024 * 1024;
 
 interface Reply {
   status: number;
@@ -110,10 +109,6 @@ function str(v: unknown, fallback = ''): string {
 
 function dims(v: unknown): number[] {
   return Array.isArray(v) ? v.map((d) => num(d)) : [];
-}
-
-function formatEndpoint(host: string, port: number): string {
-  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
 /** Says in a few words what a non-KServe body is, without dumping it into the message. */
@@ -255,39 +250,16 @@ export class HttpClient implements InferenceClient {
    *   (default 256 MiB).
    */
   constructor(options: RemoteClientOptions = {}) {
-    this.host = options.host || '127.0.0.1';
-    this.port = options.port ?? DEFAULT_HTTP_PORT;
-    if (!Number.isInteger(this.port) || this.port < 1 || this.port > 65535) {
-      throw new TritonError(
-        'INVALID_CONFIG',
-        `HTTP port must be an integer 1-65535, got ${String(options.port)}: Triton's HTTP port is usually 8000`,
-      );
-    }
-    this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-    if (!(this.timeoutMs > 0) || !Number.isFinite(this.timeoutMs)) {
-      throw new TritonError(
-        'INVALID_CONFIG',
-        `timeoutMs must be a positive number of milliseconds, got ${String(options.timeoutMs)}`,
-      );
-    }
-    this.maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
-    if (!(this.maxMessageBytes > 0)) {
-      throw new TritonError(
-        'INVALID_CONFIG',
-        `maxMessageBytes must be a positive number of bytes, got ${String(options.maxMessageBytes)}`,
-      );
-    }
-    this.endpoint = formatEndpoint(this.host, this.port);
+    const settings = resolveRemoteOptions(options, 'HTTP', DEFAULT_HTTP_PORT);
+    this.host = settings.host;
+    this.port = settings.port;
+    this.endpoint = settings.endpoint;
+    this.timeoutMs = settings.timeoutMs;
+    this.maxMessageBytes = settings.maxMessageBytes;
     this.baseHeaders = { ...(options.headers ?? {}) };
     const tls = options.tls;
     this.secure = !!tls;
     if (tls) {
-      if ((tls.cert && !tls.key) || (tls.key && !tls.cert)) {
-        throw new TritonError(
-          'INVALID_CONFIG',
-          'A TLS client certificate needs both tls.cert and tls.key: give both or neither',
-        );
-      }
       this.agent = new https.Agent({
         keepAlive: true,
         ...(tls.ca !== undefined ? { ca: tls.ca } : {}),
