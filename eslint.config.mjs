@@ -9,6 +9,7 @@ export default tseslint.config(
       'nodes/*.js',
       'test-artifacts/**',
       '.venv/**',
+      '.venv-track/**',
       'models/**',
       '.demo/**',
       '.cache/**',

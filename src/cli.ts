@@ -9,6 +9,7 @@ import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { clientOptionsFromUrl, createClient, type ClientOptions } from './client';
 import { isTritonError, TritonError } from './client/errors';
+import { trackMain } from './cli-track';
 import type { InferenceClient } from './client/types';
 import { ProfileCache, runTask, type TaskOptions, type TaskResult } from './vision/pipeline';
 import type { Task } from './vision/types';
@@ -16,6 +17,7 @@ import type { Task } from './vision/types';
 const USAGE = `Usage: triton-vision <detect|segment|classify> --model NAME
          (--model-repository DIR | --url grpc://host:8001 | --url http://host:8000)
          [options] IMAGE...
+       triton-vision track --help   (tracking, counting lines and zones over detect JSON lines)
 
   --model NAME            model to run
   --model-version V       model version (default: the latest)
@@ -87,6 +89,7 @@ function payload(r: TaskResult, rle: boolean): unknown {
 }
 
 export async function main(argv: string[], out = process.stdout): Promise<number> {
+  if (argv[0] === 'track') return trackMain(argv.slice(1), out);
   let client: InferenceClient | undefined;
   try {
     const { values, positionals } = parseArgs({
