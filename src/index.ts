@@ -22,3 +22,5 @@ export { computeLetterbox, computeCenterCrop, boxToOriginal } from './vision/geo
 // The KServe v2 server frontends behind triton-vision-serve.
 export { startHttpFrontend } from './server/http-frontend';
 export { startGrpcFrontend } from './server/grpc-frontend';
+// Tracking, counting lines and zones, crops and split-style messages.
+export * from './vision/track';

@@ -17,3 +17,5 @@ export type {
 } from './streams';
 export { fillPoly } from './fillpoly';
 export { linearSumAssignment } from './assignment';
+export { cropRect, cropDetections, splitMessages, splitId } from './crops';
+export type { CropOptions, CropRect, Crop, SplitParts, SplitMessage } from './crops';
