@@ -19,3 +19,5 @@ export { fillPoly } from './fillpoly';
 export { linearSumAssignment } from './assignment';
 export { cropRect, cropDetections, splitMessages, splitId } from './crops';
 export type { CropOptions, CropRect, Crop, SplitParts, SplitMessage } from './crops';
+export { annotateTracking, trackOverlay } from './annotate';
+export type { TrackDrawing } from './annotate';
