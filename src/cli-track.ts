@@ -13,7 +13,7 @@ import {
   type TrackableDetection,
   type TrackerConfig,
 } from './vision/track/streams';
-import type { Point } from './vision/track/zones';
+import { parseLine, parseZone } from './vision/track/geometry';
 
 const D = BYTETRACK_DEFAULTS;
 
@@ -35,21 +35,6 @@ with an integer "trackId"), plus "lines":[{"in","out"}] (cumulative, one per --l
   -h, --help                this help`;
 
 class UsageError extends Error {}
-
-function numbers(flag: string, text: string): number[] {
-  const parts = text.split(',').map((s) => s.trim());
-  const values = parts.map(Number);
-  if (parts.some((s) => s === '') || values.some((v) => !Number.isFinite(v))) {
-    throw new UsageError(`--${flag} needs comma-separated numbers, got '${text}'`);
-  }
-  return values;
-}
-
-function pairs(values: number[]): Point[] {
-  const out: Point[] = [];
-  for (let i = 0; i < values.length; i += 2) out.push({ x: values[i], y: values[i + 1] });
-  return out;
-}
 
 function num(flag: string, v: string | undefined): number | undefined {
   if (v === undefined) return undefined;
@@ -80,18 +65,8 @@ export function trackConfigFromArgs(argv: string[]): {
   });
   if (positionals.length > 1) throw new UsageError('give at most one FILE');
   const config: TrackerConfig = {
-    lines: (values.line ?? []).map((text) => {
-      const v = numbers('line', text);
-      if (v.length !== 4) throw new UsageError(`--line needs x1,y1,x2,y2, got '${text}'`);
-      return { start: { x: v[0], y: v[1] }, end: { x: v[2], y: v[3] } };
-    }),
-    zones: (values.zone ?? []).map((text) => {
-      const v = numbers('zone', text);
-      if (v.length < 6 || v.length % 2 !== 0) {
-        throw new UsageError(`--zone needs 3 or more x,y points, got '${text}'`);
-      }
-      return { polygon: pairs(v) };
-    }),
+    lines: (values.line ?? []).map(parseLine),
+    zones: (values.zone ?? []).map(parseZone),
   };
   const set = (k: keyof TrackerConfig, v: number | undefined): void => {
     if (v !== undefined) (config as Record<string, unknown>)[k] = v;

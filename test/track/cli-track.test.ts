@@ -89,7 +89,7 @@ describe('triton-vision track (process)', function () {
     assert.match(cli(['--help']).stdout, /--track-threshold X/);
     const bad = cli(['--line', '1,2,3']);
     assert.equal(bad.status, 2);
-    assert.match(bad.stderr, /--line needs x1,y1,x2,y2/);
+    assert.match(bad.stderr, /INVALID_OPTION: Line 1 needs x1,y1,x2,y2 \(4 numbers\)/);
     const zero = cli(['--line', '1,1,1,1']);
     assert.equal(zero.status, 2);
     assert.match(zero.stderr, /INVALID_OPTION: A line needs two different end points/);

@@ -7,6 +7,7 @@ import { strict as assert } from 'node:assert';
 import { linearSumAssignment, costMatrix } from '../../src/vision/track/assignment';
 import { ByteTrack } from '../../src/vision/track/bytetrack';
 import { fillPoly } from '../../src/vision/track/fillpoly';
+import { parseGeometry, parseLine, parseZone } from '../../src/vision/track/geometry';
 import { MultiStreamTracker } from '../../src/vision/track/streams';
 import { LineZone, PolygonZone, type TrackedBox } from '../../src/vision/track/zones';
 import type { Box } from '../../src/vision/types';
@@ -335,5 +336,54 @@ describe('MultiStreamTracker: streams, events, reset', () => {
     assert.throws(() => mt.update('x', [{ score: 1, box: box(1, 1) } as never]), {
       code: 'INVALID_INPUT',
     });
+  });
+});
+
+describe('reading lines and zones', () => {
+  it('takes the command-line, array and object forms alike', () => {
+    const line = { start: { x: 1, y: 2 }, end: { x: 3, y: 4 } };
+    assert.deepEqual(parseLine('1,2,3,4'), line);
+    assert.deepEqual(parseLine([1, 2, 3, 4]), line);
+    assert.deepEqual(parseLine({ ...line, name: 'door' }), { ...line, name: 'door' });
+    const polygon = [
+      { x: 0, y: 0 },
+      { x: 5, y: 0 },
+      { x: 5, y: 5 },
+    ];
+    assert.deepEqual(parseZone('0,0,5,0,5,5'), { polygon });
+    assert.deepEqual(parseZone([0, 0, 5, 0, 5, 5]), { polygon });
+    assert.deepEqual(
+      parseZone([
+        [0, 0],
+        [5, 0],
+        [5, 5],
+      ]),
+      { polygon },
+    );
+    assert.deepEqual(parseZone({ polygon, name: 'dock' }), { polygon, name: 'dock' });
+  });
+
+  it('says which line or zone is wrong and what it needs', () => {
+    assert.throws(() => parseLine('1,2,3', 1), {
+      code: 'INVALID_OPTION',
+      message: /^Line 2 needs x1,y1,x2,y2 \(4 numbers\)/,
+    });
+    assert.throws(() => parseZone('0,0,1,1'), { code: 'INVALID_OPTION', message: /^Zone 1 needs/ });
+    assert.throws(() => parseZone({ polygon: [{ x: 0 }, { x: 1, y: 1 }, { x: 2, y: 2 }] }), {
+      code: 'INVALID_OPTION',
+    });
+    assert.throws(() => parseGeometry({ lines: 'x' }), { code: 'INVALID_OPTION' });
+  });
+
+  it('replaces one stream’s lines and zones, keeping its tracks and restarting its counts', () => {
+    const mt = new MultiStreamTracker({ lines: [parseLine('100,0,100,400')] });
+    const d = (cx: number) => [{ classId: 0, score: 0.9, box: box(cx, 200) }];
+    for (let i = 0; i < 12; i++) mt.update('cam', d(40 + 10 * i));
+    assert.equal(mt.update('cam', d(160)).lines[0].in, 1);
+    mt.setGeometry('cam', [parseLine('300,0,300,400')], []);
+    const r = mt.update('cam', d(170));
+    assert.deepEqual([r.lines[0].in, r.detections[0].trackId, r.zones], [0, 1, []]);
+    assert.throws(() => mt.setGeometry('cam', [{} as never]), { code: 'INVALID_OPTION' });
+    assert.equal(mt.update('cam', d(180)).lines.length, 1);
   });
 });

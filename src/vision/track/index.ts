@@ -21,3 +21,4 @@ export { cropRect, cropDetections, splitMessages, splitId } from './crops';
 export type { CropOptions, CropRect, Crop, SplitParts, SplitMessage } from './crops';
 export { annotateTracking, trackOverlay } from './annotate';
 export type { TrackDrawing } from './annotate';
+export { parseLine, parseZone, parseGeometry } from './geometry';

@@ -86,28 +86,44 @@ export interface TrackFrame<D> {
   events: TrackEvent[];
 }
 
-class Stream {
-  readonly tracker: ByteTrack;
+/** Lines and zones of one stream (replaceable without touching its tracks). */
+class Geometry {
   readonly lines: LineZone[];
   readonly zones: PolygonZone[];
+  readonly lineNames: string[];
+  readonly zoneNames: string[];
   /** Tracks inside each zone after the last frame, with their class. */
   readonly inside: Map<number, { classId: number; label?: string }>[];
+
+  constructor(lines: readonly LineSpec[] = [], zones: readonly ZoneSpec[] = []) {
+    if (!Array.isArray(lines) || !Array.isArray(zones)) {
+      throw new TritonError('INVALID_OPTION', 'lines and zones must be arrays');
+    }
+    this.lines = lines.map(
+      (l) =>
+        new LineZone(l?.start, l?.end, {
+          triggeringAnchors: l?.triggeringAnchors,
+          minimumCrossingThreshold: l?.minimumCrossingThreshold,
+        }),
+    );
+    this.zones = zones.map(
+      (z) => new PolygonZone(z?.polygon, { triggeringAnchors: z?.triggeringAnchors }),
+    );
+    this.lineNames = lines.map((l, i) => l?.name ?? `line${i + 1}`);
+    this.zoneNames = zones.map((z, i) => z?.name ?? `zone${i + 1}`);
+    this.inside = this.zones.map(() => new Map());
+  }
+}
+
+class Stream {
+  readonly tracker: ByteTrack;
+  geometry: Geometry;
   /** Labels seen per class id, for per-class counts. */
   readonly names = new Map<number, string>();
 
-  constructor(config: TrackerConfig) {
+  constructor(config: TrackerConfig, geometry: Geometry) {
     this.tracker = new ByteTrack(config);
-    this.lines = (config.lines ?? []).map(
-      (l) =>
-        new LineZone(l.start, l.end, {
-          triggeringAnchors: l.triggeringAnchors,
-          minimumCrossingThreshold: l.minimumCrossingThreshold,
-        }),
-    );
-    this.zones = (config.zones ?? []).map(
-      (z) => new PolygonZone(z.polygon, { triggeringAnchors: z.triggeringAnchors }),
-    );
-    this.inside = this.zones.map(() => new Map());
+    this.geometry = geometry;
   }
 }
 
@@ -119,19 +135,26 @@ function perClass(counts: Map<number, number>, names: Map<number, string>): Reco
 
 export class MultiStreamTracker {
   private readonly streams = new Map<string, Stream>();
-  private readonly lineNames: string[];
-  private readonly zoneNames: string[];
 
   constructor(readonly config: TrackerConfig = {}) {
     // Built once here so that a bad configuration fails at start, not on the first frame.
-    new Stream(config);
-    this.lineNames = (config.lines ?? []).map((l, i) => l.name ?? `line${i + 1}`);
-    this.zoneNames = (config.zones ?? []).map((z, i) => z.name ?? `zone${i + 1}`);
+    new Stream(config, new Geometry(config.lines, config.zones));
   }
 
   /** Stream keys with state. */
   keys(): string[] {
     return [...this.streams.keys()];
+  }
+
+  /**
+   * Replaces the lines and zones of one stream (counts start again from zero; its tracks and
+   * ids are kept). Throws INVALID_OPTION on bad geometry, leaving the old one in place.
+   */
+  setGeometry(key: string, lines: readonly LineSpec[] = [], zones: readonly ZoneSpec[] = []): void {
+    const g = new Geometry(lines, zones);
+    const s = this.streams.get(key);
+    if (s) s.geometry = g;
+    else this.streams.set(key, new Stream(this.config, g));
   }
 
   /** Forgets one stream (its tracks, ids and counts), or all of them. */
@@ -154,7 +177,11 @@ export class MultiStreamTracker {
       }
     }
     let s = this.streams.get(key);
-    if (!s) this.streams.set(key, (s = new Stream(this.config)));
+    if (!s) {
+      s = new Stream(this.config, new Geometry(this.config.lines, this.config.zones));
+      this.streams.set(key, s);
+    }
+    const g = s.geometry;
     const kept = s.tracker.update(detections);
     const frame = s.tracker.frame;
     const out: Tracked<D>[] = kept.map((k) => ({
@@ -180,7 +207,7 @@ export class MultiStreamTracker {
       stream: key,
       ...(time !== undefined ? { time } : {}),
     });
-    const lines: LineCount[] = s.lines.map((line, li) => {
+    const lines: LineCount[] = g.lines.map((line, li) => {
       // The reference returns early on an empty frame; so do we.
       if (boxes.length > 0) {
         const { crossedIn, crossedOut } = line.trigger(boxes);
@@ -188,7 +215,7 @@ export class MultiStreamTracker {
           if (crossedIn[i] || crossedOut[i]) {
             events.push({
               type: 'crossed',
-              name: this.lineNames[li],
+              name: g.lineNames[li],
               index: li,
               direction: crossedIn[i] ? 'in' : 'out',
               ...base(d),
@@ -197,29 +224,29 @@ export class MultiStreamTracker {
         }
       }
       return {
-        name: this.lineNames[li],
+        name: g.lineNames[li],
         in: line.inCount,
         out: line.outCount,
         inPerClass: perClass(line.inPerClass, s.names),
         outPerClass: perClass(line.outPerClass, s.names),
       };
     });
-    const zones: ZoneCount[] = s.zones.map((zone, zi) => {
+    const zones: ZoneCount[] = g.zones.map((zone, zi) => {
       const inside = zone.trigger(boxes);
-      const before = s.inside[zi];
+      const before = g.inside[zi];
       const now = new Map<number, { classId: number; label?: string }>();
       for (const [i, d] of out.entries()) {
         if (!inside[i]) continue;
         now.set(d.trackId, { classId: d.classId, label: d.label });
         if (!before.has(d.trackId)) {
-          events.push({ type: 'entered', name: this.zoneNames[zi], index: zi, ...base(d) });
+          events.push({ type: 'entered', name: g.zoneNames[zi], index: zi, ...base(d) });
         }
       }
       for (const [trackId, c] of before) {
         if (now.has(trackId)) continue;
         events.push({
           type: 'left',
-          name: this.zoneNames[zi],
+          name: g.zoneNames[zi],
           index: zi,
           trackId,
           classId: c.classId,
@@ -229,9 +256,9 @@ export class MultiStreamTracker {
           ...(time !== undefined ? { time } : {}),
         });
       }
-      s.inside[zi] = now;
+      g.inside[zi] = now;
       return {
-        name: this.zoneNames[zi],
+        name: g.zoneNames[zi],
         count: zone.currentCount,
         perClass: perClass(zone.countPerClass, s.names),
       };
