@@ -214,6 +214,35 @@ def lost_buffer(seed, rate, buffer):
     }
 
 
+def hard(seed):
+    """Edge cases for exactness: integer boxes (exact IoU ties, IoU exactly 0.5), duplicate
+    detections of one object, dense crossings of many objects, scores on the thresholds."""
+    s = Scene(seed, 640, 480, 200)
+    rng = s.rng
+    for k in range(24):
+        y = 40 + (k % 8) * 50
+        first = rng.randint(0, 60)
+        left = k % 2 == 0
+        for f in range(first, first + 120):
+            if rng.random() < 0.08:
+                continue
+            x = (20 + 4 * (f - first)) if left else (600 - 4 * (f - first))
+            x1, y1 = int(x), int(y + rng.choice([-1, 0, 0, 1]))
+            w, h = 40, 40
+            sc = rng.choice([0.9, 0.8, 0.25, 0.35, 0.1, 0.2, 0.6, 0.6])
+            s.add(f, 0, x1, y1, x1 + w, y1 + h, sc)
+            if rng.random() < 0.1:
+                s.add(f, 0, x1, y1, x1 + w, y1 + h, sc)  # an exact duplicate
+            if rng.random() < 0.1:
+                s.add(f, 0, x1 + 20, y1, x1 + 20 + w, y1 + h, 0.7)  # half-overlapping ghost
+    return {
+        "name": "hard",
+        "about": "integer boxes with exact ties, duplicates, half-overlapping ghosts, scores on the thresholds, dense crossings",
+        "args": ["--line", "320,0,320,480", "--zone", "100,50,300,60,320,400,80,380"],
+        "frames": s.payloads(),
+    }
+
+
 def thresholds(seed):
     sc = people_line(seed)
     sc["name"] = "people-thresholds"
@@ -309,7 +338,15 @@ def blocks(seed):
 
 
 def main():
-    os.makedirs(OUT, exist_ok=True)
+    # --out DIR --seed N: other seeds into another folder (TRACK_FIXTURES=DIR npx mocha
+    # test/track/reference.test.ts compares them), for wider checks than the committed set.
+    out, seed = OUT, 0
+    args = sys.argv[1:]
+    if "--out" in args:
+        out = args[args.index("--out") + 1]
+    if "--seed" in args:
+        seed = int(args[args.index("--seed") + 1])
+    os.makedirs(out, exist_ok=True)
     versions = {
         "supervision": sv.__version__,
         "numpy": np.__version__,
@@ -317,19 +354,20 @@ def main():
         "opencv": cv2.__version__,
         "python": sys.version.split()[0],
     }
-    scenes = [people_line(1), thresholds(2), belt(3), crowd(4), lost_buffer(5, 30, 30), lost_buffer(6, 15, 20)]
+    k = 100 * seed
+    scenes = [people_line(k + 1), thresholds(k + 2), belt(k + 3), crowd(k + 4), lost_buffer(k + 5, 30, 30), lost_buffer(k + 6, 15, 20), hard(k + 8)]
     for sc in scenes:
         sc["expected"] = run_reference(sc)
         sc["generatedBy"] = versions
-        path = os.path.join(OUT, f"{sc['name']}.json")
+        path = os.path.join(out, f"{sc['name']}.json")
         with open(path, "w") as f:
             json.dump(sc, f, separators=(",", ":"))
         kept = sum(len(e["kept"]) for e in sc["expected"])
         ids = len({t for e in sc["expected"] for _, t in e["kept"]})
         print(f"{sc['name']}: {len(sc['frames'])} frames, {kept} tracked detections, {ids} ids, lines {sc['expected'][-1]['lines']}")
-    b = blocks(7)
+    b = blocks(k + 7)
     b["generatedBy"] = versions
-    with open(os.path.join(OUT, "blocks.json"), "w") as f:
+    with open(os.path.join(out, "blocks.json"), "w") as f:
         json.dump(b, f, separators=(",", ":"))
     print("blocks: written")
 

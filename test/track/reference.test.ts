@@ -17,7 +17,8 @@ import {
 } from '../../src/vision/track/assignment';
 import { fillPoly } from '../../src/vision/track/fillpoly';
 
-const FIXTURES = path.join(__dirname, 'fixtures');
+/** TRACK_FIXTURES points the comparison at freshly generated sequences (generate.py --out DIR). */
+const FIXTURES = process.env.TRACK_FIXTURES ?? path.join(__dirname, 'fixtures');
 
 interface Scenario {
   name: string;
