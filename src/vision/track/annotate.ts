@@ -13,7 +13,10 @@ const FONT = "'DejaVu Sans', 'Liberation Sans', Arial, Helvetica, sans-serif";
 const CHAR_WIDTH = 0.66;
 
 export interface TrackDrawing {
-  detections: (Pick<Detection, 'label' | 'classId' | 'score' | 'box'> & { trackId: number })[];
+  detections: (Pick<Detection, 'classId' | 'score' | 'box'> & {
+    label?: string;
+    trackId: number;
+  })[];
   lines?: LineCount[];
   zones?: ZoneCount[];
 }
