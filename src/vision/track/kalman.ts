@@ -13,6 +13,15 @@ const W_POS = 1 / 20;
 const W_VEL = 1 / 160;
 const f = Math.fround;
 
+// Scratch space reused by every call (the filter is synchronous, so one set suffices).
+const R8 = new Float64Array(64);
+const S4 = new Float64Array(16);
+const L4 = new Float64Array(16);
+const K84 = new Float64Array(32);
+const KS84 = new Float64Array(32);
+const Y4 = new Float64Array(4);
+const INNOV = new Float64Array(4);
+
 export interface KalmanState {
   /** `[8]` */
   mean: Float64Array;
@@ -62,7 +71,7 @@ export function multiPredict(states: KalmanState[]): void {
     for (let i = 0; i < 4; i++) m[i] = m[i] + m[i + 4];
     // P' = F P F^T with F = [[I, I], [0, I]].
     const P = s.covariance;
-    const R = new Float64Array(64);
+    const R = R8;
     for (let i = 0; i < 8; i++) {
       for (let j = 0; j < 8; j++) {
         let x = P[i * 8 + j];
@@ -92,13 +101,14 @@ export function update(s: KalmanState, measurement: ArrayLike<number>): void {
   const sp = s.f32 ? f(f(W_POS) * h) : W_POS * h;
   const r = [sp, sp, 1e-1, sp];
   // S = H P H^T + R (the top-left 4x4 block of P).
-  const S = new Float64Array(16);
+  const S = S4;
   for (let i = 0; i < 4; i++) {
     for (let j = 0; j < 4; j++) S[i * 4 + j] = P[i * 8 + j];
     S[i * 5] += r[i] * r[i];
   }
   // Cholesky S = L L^T.
-  const L = new Float64Array(16);
+  const L = L4;
+  L.fill(0);
   for (let i = 0; i < 4; i++) {
     for (let j = 0; j <= i; j++) {
       let sum = S[i * 4 + j];
@@ -107,8 +117,8 @@ export function update(s: KalmanState, measurement: ArrayLike<number>): void {
     }
   }
   // K^T = S^-1 (P H^T)^T: solve for each of the 8 columns of (P H^T)^T = P[0..3][*].
-  const K = new Float64Array(32); // [8, 4]
-  const y = new Float64Array(4);
+  const K = K84; // [8, 4]
+  const y = Y4;
   for (let c = 0; c < 8; c++) {
     for (let i = 0; i < 4; i++) {
       let sum = P[c * 8 + i]; // (P H^T)[c][i] = P[c][i]
@@ -121,14 +131,15 @@ export function update(s: KalmanState, measurement: ArrayLike<number>): void {
       K[c * 4 + i] = sum / L[i * 5];
     }
   }
-  const innovation = [0, 1, 2, 3].map((i) => measurement[i] - m[i]);
+  const innovation = INNOV;
+  for (let i = 0; i < 4; i++) innovation[i] = measurement[i] - m[i];
   for (let i = 0; i < 8; i++) {
     let d = 0;
     for (let k = 0; k < 4; k++) d += innovation[k] * K[i * 4 + k];
     m[i] += d;
   }
   // P -= K S K^T
-  const KS = new Float64Array(32);
+  const KS = KS84;
   for (let i = 0; i < 8; i++) {
     for (let j = 0; j < 4; j++) {
       let x = 0;
