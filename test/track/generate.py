@@ -337,6 +337,34 @@ def blocks(seed):
     return {"linear_sum_assignment": lsa, "fill_poly": polys, "set_difference": sets}
 
 
+def defaults():
+    """The reference's own defaults: ByteTrack's from its source (the class is wrapped by a
+    deprecation proxy), LineZone's and PolygonZone's from their signatures."""
+    import ast
+    import inspect
+
+    from supervision.tracker.byte_tracker import core
+
+    tree = ast.parse(open(core.__file__).read())
+    bt = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ClassDef) and node.name == "ByteTrack":
+            init = next(n for n in node.body if isinstance(n, ast.FunctionDef) and n.name == "__init__")
+            names = [a.arg for a in init.args.args][-len(init.args.defaults):]
+            bt = {k: ast.literal_eval(v) for k, v in zip(names, init.args.defaults)}
+
+    def sig(cls):
+        out = {}
+        for k, v in inspect.signature(cls.__init__).parameters.items():
+            if v.default is inspect.Parameter.empty:
+                continue
+            d = v.default
+            out[k] = [p.value.lower() for p in d] if isinstance(d, tuple) else d
+        return out
+
+    return {"ByteTrack": bt, "LineZone": sig(sv.LineZone), "PolygonZone": sig(sv.PolygonZone)}
+
+
 def main():
     # --out DIR --seed N: other seeds into another folder (TRACK_FIXTURES=DIR npx mocha
     # test/track/reference.test.ts compares them), for wider checks than the committed set.
@@ -366,6 +394,7 @@ def main():
         ids = len({t for e in sc["expected"] for _, t in e["kept"]})
         print(f"{sc['name']}: {len(sc['frames'])} frames, {kept} tracked detections, {ids} ids, lines {sc['expected'][-1]['lines']}")
     b = blocks(k + 7)
+    b["defaults"] = defaults()
     b["generatedBy"] = versions
     with open(os.path.join(out, "blocks.json"), "w") as f:
         json.dump(b, f, separators=(",", ":"))

@@ -15,7 +15,9 @@ import {
   linearSumAssignment,
   setDifferenceOrder,
 } from '../../src/vision/track/assignment';
+import { BYTETRACK_DEFAULTS } from '../../src/vision/track/bytetrack';
 import { fillPoly } from '../../src/vision/track/fillpoly';
+import { LINE_ANCHORS, ZONE_ANCHORS } from '../../src/vision/track/zones';
 
 /** TRACK_FIXTURES points the comparison at freshly generated sequences (generate.py --out DIR). */
 const FIXTURES = process.env.TRACK_FIXTURES ?? path.join(__dirname, 'fixtures');
@@ -98,7 +100,29 @@ describe('tracker building blocks equal the reference tools', () => {
     linear_sum_assignment: { cost: number[][]; rows: number[]; cols: number[] }[];
     fill_poly: { points: [number, number][]; width: number; height: number; mask: string }[];
     set_difference: { n: number; used: number[]; order: number[] }[];
+    defaults: {
+      ByteTrack: Record<string, number>;
+      LineZone: { triggering_anchors: string[]; minimum_crossing_threshold: number };
+      PolygonZone: { triggering_anchors: string[] };
+    };
   };
+
+  it('has the reference defaults: ByteTrack options, line and zone anchors', () => {
+    const d = blocks.defaults;
+    assert.deepEqual(
+      {
+        track_activation_threshold: BYTETRACK_DEFAULTS.trackActivationThreshold,
+        lost_track_buffer: BYTETRACK_DEFAULTS.lostTrackBuffer,
+        minimum_matching_threshold: BYTETRACK_DEFAULTS.minimumMatchingThreshold,
+        frame_rate: BYTETRACK_DEFAULTS.frameRate,
+        minimum_consecutive_frames: BYTETRACK_DEFAULTS.minimumConsecutiveFrames,
+      },
+      d.ByteTrack,
+    );
+    assert.deepEqual([...LINE_ANCHORS], d.LineZone.triggering_anchors);
+    assert.equal(d.LineZone.minimum_crossing_threshold, 1);
+    assert.deepEqual([...ZONE_ANCHORS], d.PolygonZone.triggering_anchors);
+  });
 
   it('linear_sum_assignment: the same pairs as SciPy, ties included', () => {
     for (const [k, c] of blocks.linear_sum_assignment.entries()) {
