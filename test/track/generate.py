@@ -251,6 +251,14 @@ def thresholds(seed):
     return sc
 
 
+def min_frames(seed):
+    sc = people_line(seed)
+    sc["name"] = "people-min3"
+    sc["about"] = "the people scene with minimum_consecutive_frames 3 (library option)"
+    sc["options"] = {"minimumConsecutiveFrames": 3}
+    return sc
+
+
 def parse_args(args):
     opts = {"lines": [], "zones": [], "track_activation_threshold": 0.25, "minimum_matching_threshold": 0.8, "lost_track_buffer": 30, "frame_rate": 30}
     names = {"--track-threshold": "track_activation_threshold", "--match-threshold": "minimum_matching_threshold", "--lost-buffer": "lost_track_buffer", "--frame-rate": "frame_rate"}
@@ -273,6 +281,7 @@ def run_reference(sc):
         lost_track_buffer=o["lost_track_buffer"],
         minimum_matching_threshold=o["minimum_matching_threshold"],
         frame_rate=o["frame_rate"],
+        minimum_consecutive_frames=sc.get("options", {}).get("minimumConsecutiveFrames", 1),
     )
     lines = [sv.LineZone(start=sv.Point(l[0], l[1]), end=sv.Point(l[2], l[3])) for l in o["lines"]]
     zones = [sv.PolygonZone(polygon=np.array(z, dtype=float).reshape(-1, 2).astype(int)) for z in o["zones"]]
@@ -383,7 +392,7 @@ def main():
         "python": sys.version.split()[0],
     }
     k = 100 * seed
-    scenes = [people_line(k + 1), thresholds(k + 2), belt(k + 3), crowd(k + 4), lost_buffer(k + 5, 30, 30), lost_buffer(k + 6, 15, 20), hard(k + 8)]
+    scenes = [people_line(k + 1), thresholds(k + 2), belt(k + 3), crowd(k + 4), lost_buffer(k + 5, 30, 30), lost_buffer(k + 6, 15, 20), hard(k + 8), min_frames(k + 9)]
     for sc in scenes:
         sc["expected"] = run_reference(sc)
         sc["generatedBy"] = versions

@@ -9,7 +9,7 @@ import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
-import { trackMain } from '../../src/cli-track';
+import { trackConfigFromArgs, trackMain } from '../../src/cli-track';
 import {
   costMatrix,
   linearSumAssignment,
@@ -17,6 +17,7 @@ import {
 } from '../../src/vision/track/assignment';
 import { BYTETRACK_DEFAULTS } from '../../src/vision/track/bytetrack';
 import { fillPoly } from '../../src/vision/track/fillpoly';
+import { MultiStreamTracker, type TrackableDetection } from '../../src/vision/track/streams';
 import { LINE_ANCHORS, ZONE_ANCHORS } from '../../src/vision/track/zones';
 
 /** TRACK_FIXTURES points the comparison at freshly generated sequences (generate.py --out DIR). */
@@ -26,6 +27,8 @@ interface Scenario {
   name: string;
   about: string;
   args: string[];
+  /** Library options beyond the CLI's (then the library is run instead of the CLI). */
+  options?: Record<string, number>;
   frames: { detections: Record<string, unknown>[] }[];
   expected: { kept: [number, number][]; lines: unknown[]; zones: unknown[] }[];
 }
@@ -44,6 +47,20 @@ async function runCli(args: string[], frames: unknown[]): Promise<Record<string,
     .map((l) => JSON.parse(l) as Record<string, unknown>);
 }
 
+/** The CLI's output shape from the library, for options the CLI does not take. */
+function runLibrary(sc: Scenario): Record<string, unknown>[] {
+  const { config } = trackConfigFromArgs(sc.args);
+  const mt = new MultiStreamTracker({ ...config, ...sc.options });
+  return sc.frames.map((f) => {
+    const r = mt.update('s', f.detections as unknown as TrackableDetection[]);
+    return {
+      detections: r.detections.map(({ trackAge: _a, velocity: _v, ...d }) => d),
+      lines: r.lines.map((l) => ({ in: l.in, out: l.out })),
+      zones: r.zones.map((z) => ({ count: z.count })),
+    };
+  });
+}
+
 const scenarios = fs
   .readdirSync(FIXTURES)
   .filter((f) => f.endsWith('.json') && f !== 'blocks.json')
@@ -58,7 +75,7 @@ describe('tracking equals supervision 0.29.1 (generated sequences)', function ()
 
   for (const sc of scenarios) {
     it(`${sc.name}: ${sc.about}`, async () => {
-      const got = await runCli(sc.args, sc.frames);
+      const got = sc.options ? runLibrary(sc) : await runCli(sc.args, sc.frames);
       assert.equal(got.length, sc.frames.length);
       const ours = new Map<number, number>(); // our id -> theirs
       const theirs = new Map<number, number>();

@@ -276,7 +276,9 @@ export class ByteTrack {
     const out: TrackedIndex[] = [];
     for (let i = 0; i < detections.length; i++) {
       const t = byDet.get(i);
-      if (!t) continue;
+      // A confirmed track may still lack its public id (minimumConsecutiveFrames > 1 on the
+      // first frame): the reference drops its detection.
+      if (!t || t.externalId === -1) continue;
       const mean = t.kf!.mean;
       out.push({
         index: i,
