@@ -253,6 +253,12 @@ def thresholds(seed):
 
 def min_frames(seed):
     sc = people_line(seed)
+    # Two people from the very first frame: tracks confirmed at once but without an id yet.
+    extra = Scene(seed + 1000, 1280, 720, len(sc["frames"]))
+    extra.walker(0, (300, 300), (3, 0), (60, 160), 0, 80)
+    extra.walker(0, (900, 400), (-3, 0), (60, 160), 0, 80)
+    for f, p in zip(sc["frames"], extra.payloads()):
+        f["detections"] = p["detections"] + f["detections"]
     sc["name"] = "people-min3"
     sc["about"] = "the people scene with minimum_consecutive_frames 3 (library option)"
     sc["options"] = {"minimumConsecutiveFrames": 3}
