@@ -100,6 +100,7 @@ export async function trackMain(
   argv: string[],
   out: NodeJS.WritableStream = process.stdout,
   input: NodeJS.ReadableStream = process.stdin,
+  errors: NodeJS.WritableStream = process.stderr,
 ): Promise<number> {
   let parsed: ReturnType<typeof trackConfigFromArgs>;
   let tracker: MultiStreamTracker;
@@ -114,7 +115,7 @@ export async function trackMain(
     const e = err as { code?: string; message: string };
     if (err instanceof UsageError || e.code?.startsWith('ERR_PARSE_ARGS') || isTritonError(err)) {
       const code = isTritonError(err) ? `${err.code}: ` : '';
-      process.stderr.write(`triton-vision track: ${code}${e.message}\n\n${TRACK_USAGE}\n`);
+      errors.write(`triton-vision track: ${code}${e.message}\n\n${TRACK_USAGE}\n`);
       return 2;
     }
     throw err;
@@ -128,7 +129,7 @@ export async function trackMain(
       fileStream.once('error', resolve);
     });
     if (opened) {
-      process.stderr.write(
+      errors.write(
         `triton-vision track: INVALID_INPUT: cannot read '${parsed.file}': ${opened.message}\n`,
       );
       return 1;
@@ -161,7 +162,7 @@ export async function trackMain(
       ? err
       : new TritonError('UNKNOWN', String((err as Error)?.message ?? err));
     const where = e.message.startsWith('line ') ? '' : `line ${n}: `;
-    process.stderr.write(`triton-vision track: ${e.code}: ${where}${e.message}\n`);
+    errors.write(`triton-vision track: ${e.code}: ${where}${e.message}\n`);
     return 1;
   } finally {
     rl.close();

@@ -1,12 +1,14 @@
 /**
  * `triton-vision track` as a real process: JSON lines in (a file or stdin), JSON lines out,
- * usage errors with exit 2 and input errors as one coded line with exit 1.
+ * usage errors with exit 2 and input errors as one coded line with exit 1 (those in-process).
  */
 import { strict as assert } from 'node:assert';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { PassThrough, Readable } from 'node:stream';
+import { trackMain } from '../../src/cli-track';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 
@@ -20,6 +22,21 @@ function cli(
     { cwd: ROOT, encoding: 'utf8', timeout: 60000, input },
   );
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** trackMain in this process, with its three streams captured. */
+async function inProcess(
+  args: string[],
+  input = '',
+): Promise<{ status: number; stdout: string; stderr: string }> {
+  const out = new PassThrough();
+  const err = new PassThrough();
+  const o: Buffer[] = [];
+  const e: Buffer[] = [];
+  out.on('data', (c: Buffer) => o.push(c));
+  err.on('data', (c: Buffer) => e.push(c));
+  const status = await trackMain(args, out, Readable.from([input]), err);
+  return { status, stdout: Buffer.concat(o).toString(), stderr: Buffer.concat(e).toString() };
 }
 
 /** One person walking right across x = 100, 10 px per frame. */
@@ -85,24 +102,27 @@ describe('triton-vision track (process)', function () {
     assert.equal(r.stdout.trim().split('\n').length, 3);
   });
 
-  it('prints its usage with --help and refuses bad arguments with exit 2', () => {
-    assert.match(cli(['--help']).stdout, /--track-threshold X/);
-    const bad = cli(['--line', '1,2,3']);
+  it('prints its usage with --help and refuses bad arguments with exit 2', async () => {
+    assert.match((await inProcess(['--help'])).stdout, /--track-threshold X/);
+    const bad = await inProcess(['--line', '1,2,3']);
     assert.equal(bad.status, 2);
     assert.match(bad.stderr, /INVALID_OPTION: Line 1 needs x1,y1,x2,y2 \(4 numbers\)/);
-    const zero = cli(['--line', '1,1,1,1']);
+    const zero = await inProcess(['--line', '1,1,1,1']);
     assert.equal(zero.status, 2);
     assert.match(zero.stderr, /INVALID_OPTION: A line needs two different end points/);
-    assert.equal(cli(['--track-threshold', 'high']).status, 2);
-    assert.equal(cli(['--zone', '0,0,1,1']).status, 2);
+    assert.equal((await inProcess(['--track-threshold', 'high'])).status, 2);
+    assert.equal((await inProcess(['--zone', '0,0,1,1'])).status, 2);
+    assert.equal((await inProcess(['--nope'])).status, 2);
   });
 
-  it('stops at a line that is not a detect payload, naming the line, exit 1', () => {
-    const r = cli([], `${frames(1)}{"detections": 3}\n`);
+  it('stops at a line that is not a detect payload, naming the line, exit 1', async () => {
+    const r = await inProcess([], `${frames(1)}{"detections": 3}\n`);
     assert.equal(r.status, 1);
     assert.match(r.stderr, /INVALID_INPUT: line 2 needs a "detections" array/);
     assert.equal(r.stdout.trim().split('\n').length, 1);
-    const missing = cli([path.join(os.tmpdir(), 'no-such-file.jsonl')]);
+    const notJson = await inProcess([], `${frames(1)}{oops\n`);
+    assert.match(notJson.stderr, /INVALID_INPUT: line 2 is not JSON/);
+    const missing = await inProcess([path.join(os.tmpdir(), 'no-such-file.jsonl')]);
     assert.equal(missing.status, 1);
     assert.match(missing.stderr, /INVALID_INPUT: cannot read/);
   });
