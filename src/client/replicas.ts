@@ -106,9 +106,6 @@ interface Member {
   epoch: number;
 }
 
-/** How hard one call tries: 'retry' sleeps between rounds, 'failover' tries each endpoint once. */
-type Persistence = 'retry' | 'failover';
-
 const DEFAULTS = {
   healthIntervalMs: 5000,
   probeTimeoutMs: 2000,
@@ -397,7 +394,6 @@ export class ReplicaClient implements InferenceClient {
     what: string,
     fn: (client: InferenceClient, opts: CallOptions) => Promise<T>,
     opts: CallOptions = {},
-    persistence: Persistence = 'retry',
   ): Promise<T> {
     if (this.closed) throw this.closedError(what);
     this.counters.calls++;
@@ -414,7 +410,12 @@ export class ReplicaClient implements InferenceClient {
     const used = new Set<Member>();
     let retries = 0;
     let previous: Member | undefined;
+    let failure: unknown;
     for (;;) {
+      const remaining = deadline - Date.now();
+      if (remaining <= 0 && failure !== undefined) {
+        throw ReplicaClient.withHistory(failure, retries, used.size);
+      }
       let m = this.pick(tried);
       if (!m) {
         // Every endpoint failed this round.
@@ -424,11 +425,9 @@ export class ReplicaClient implements InferenceClient {
       if (previous && m !== previous) this.counters.failovers++;
       previous = m;
       used.add(m);
-      const remaining = deadline - Date.now();
       const epoch = m.epoch;
       m.outstanding++;
       m.requests++;
-      let failure: unknown;
       try {
         const result = await fn(m.client, {
           timeoutMs: Math.max(1, remaining),
@@ -449,8 +448,9 @@ export class ReplicaClient implements InferenceClient {
       m.failures++;
       if (isEndpointDown(failure)) this.markDown(m, failure as TritonError);
       tried.add(m);
-      const others = this.members.some((o) => !tried.has(o) && o.state === 'up');
-      if (retries >= this.retry.maxRetries || (persistence === 'failover' && !others)) {
+      const noneUp = this.members.every((o) => o.state === 'down');
+      const others = this.members.some((o) => !tried.has(o) && (noneUp || o.state === 'up'));
+      if (retries >= this.retry.maxRetries) {
         throw ReplicaClient.withHistory(failure, retries, used.size);
       }
       if (!others) {
@@ -470,14 +470,61 @@ export class ReplicaClient implements InferenceClient {
 
   // ---- InferenceClient ----------------------------------------------------------------
 
-  /** True when some endpoint is live (one failover round, no backoff). */
+  /** True when some endpoint is live: asks them in turn, up ones first, without retries. */
   serverLive(opts?: CallOptions): Promise<boolean> {
-    return this.run('the server-live check', (c, o) => c.serverLive(o), opts, 'failover');
+    return this.anyTrue('the server-live check', (c, o) => c.serverLive(o), opts);
   }
 
-  /** True when some endpoint is ready (one failover round, no backoff). */
+  /**
+   * True when some endpoint is ready: asks them in turn, up ones first, without retries.
+   * An endpoint that says it is not ready leaves the rotation, as on a failed probe.
+   */
   serverReady(opts?: CallOptions): Promise<boolean> {
-    return this.run('the server-ready check', (c, o) => c.serverReady(o), opts, 'failover');
+    return this.anyTrue('the server-ready check', (c, o) => c.serverReady(o), opts);
+  }
+
+  /**
+   * The first `true` from an endpoint; `false` when the others failed or said false too;
+   * the last error when none answered. One deadline over the whole round.
+   */
+  private async anyTrue(
+    what: string,
+    fn: (client: InferenceClient, opts: CallOptions) => Promise<boolean>,
+    opts: CallOptions = {},
+  ): Promise<boolean> {
+    if (this.closed) throw this.closedError(what);
+    const deadline = Date.now() + (opts.timeoutMs ?? this.timeoutMs);
+    const order = [
+      ...this.members.filter((m) => m.state === 'up'),
+      ...this.members.filter((m) => m.state === 'down'),
+    ];
+    let answeredFalse = false;
+    let failure: unknown;
+    for (const m of order) {
+      const remaining = deadline - Date.now();
+      if (remaining <= 0 || opts.signal?.aborted) break;
+      const epoch = m.epoch;
+      try {
+        const ok = await fn(m.client, { ...opts, timeoutMs: remaining });
+        if (ok) {
+          if (m.epoch === epoch) this.markUp(m);
+          return true;
+        }
+        answeredFalse = true;
+        this.markDown(
+          m,
+          new TritonError('TRITON_UNAVAILABLE', `${m.client.endpoint} answered no to ${what}`, {
+            endpoint: m.client.endpoint,
+          }),
+        );
+      } catch (err) {
+        failure = err;
+        if (isEndpointDown(err)) this.markDown(m, err as TritonError);
+      }
+      if (this.closed) throw this.closedError(what);
+    }
+    if (answeredFalse || failure === undefined) return false;
+    throw failure;
   }
 
   serverMetadata(opts?: CallOptions): Promise<ServerMetadata> {

@@ -445,6 +445,33 @@ describe('replica client over triton-vision-serve processes', function () {
     }
   });
 
+  it('with every endpoint down, a call tries each, backs off, and fails with the last error', async () => {
+    const client = new ReplicaClient(
+      [new HttpClient({ port: await freePort() }), new HttpClient({ port: await freePort() })],
+      { healthIntervalMs: 0, baseDelayMs: 1, maxRetries: 3 },
+    );
+    try {
+      await assert.rejects(client.infer(request(0, 'nowhere')), (e: unknown) => {
+        assert.ok(isTritonError(e));
+        assert.equal(e.code, 'TRITON_UNAVAILABLE');
+        assert.match(e.message, /refused.*gave up after 3 retries on 2 endpoints/);
+        return true;
+      });
+      const s = client.status();
+      assert.equal(s.text, '0/2 up');
+      assert.deepEqual(
+        s.endpoints.map((e) => e.requests),
+        [2, 2],
+      );
+      await assert.rejects(
+        client.serverReady(),
+        (e: unknown) => isTritonError(e) && e.code === 'TRITON_UNAVAILABLE',
+      );
+    } finally {
+      await client.close();
+    }
+  });
+
   it('counts retries on injected 502/503/504 and retries nothing else', async () => {
     const proxy = await startLyingProxy(ports[0]!.http);
     extras.push(proxy);
