@@ -8,14 +8,15 @@
  * - An endpoint that answers TRITON_UNAVAILABLE (refused or dropped connection, gRPC
  *   UNAVAILABLE, HTTP 502/503) or fails its health probe leaves the rotation; it is
  *   probed (server-ready) again after 250 ms, then after twice as long each time it
- *   still fails, up to 10 s, and rejoins on the first good probe.
+ *   still fails, up to 10 s, and rejoins on the first good probe. (Over gRPC the channel's
+ *   own reconnect backoff, up to 5 s, can add to that: a probe fails fast until it reconnects.)
  * - A call that fails in a retryable way (retry.ts) is sent again, to an endpoint it has
  *   not tried yet at once, else after an exponential backoff with full jitter; always
  *   inside the call's one deadline (timeoutMs) and AbortSignal. Calls are never sent to
  *   two endpoints at the same time, so each call has exactly one answer.
  * - With a single endpoint this is the retrying client.
  */
-import { TritonError, toTritonError } from './errors';
+import { isTritonError, TritonError, toTritonError } from './errors';
 import { DEFAULT_TIMEOUT_MS } from './remote';
 import {
   backoffDelay,
@@ -372,7 +373,7 @@ export class ReplicaClient implements InferenceClient {
   }
 
   private static withHistory(err: unknown, retries: number, endpoints: number): unknown {
-    if (retries === 0 || !(err instanceof TritonError)) return err;
+    if (retries === 0 || !isTritonError(err)) return err;
     const where = endpoints > 1 ? ` on ${endpoints} endpoints` : '';
     return new TritonError(
       err.code,
