@@ -445,6 +445,22 @@ describe('replica client over triton-vision-serve processes', function () {
     }
   });
 
+  it('an endpoint that fails its periodic health probe leaves the rotation without any call', async () => {
+    const client = new ReplicaClient(
+      [new HttpClient({ port: ports[0]!.http }), new HttpClient({ port: await freePort() })],
+      { healthIntervalMs: 50, probeTimeoutMs: 5000 },
+    );
+    try {
+      assert.equal(client.status().text, '2/2 up');
+      const s = await statusWhere(client, (x) => x.up === 1, 20000, '1/2 up');
+      assert.equal(s.endpoints[1]!.state, 'down');
+      assert.equal(s.endpoints[0]!.state, 'up');
+      assert.equal(s.stats.calls, 0);
+    } finally {
+      await client.close();
+    }
+  });
+
   it('with every endpoint down, a call tries each, backs off, and fails with the last error', async () => {
     const client = new ReplicaClient(
       [new HttpClient({ port: await freePort() }), new HttpClient({ port: await freePort() })],
