@@ -7,7 +7,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
-import { clientOptionsFromUrl, createClient, type ClientOptions } from './client';
+import { clientOptionsFromUrl, createClient, ReplicaClient, type ClientOptions } from './client';
 import { isTritonError, TritonError } from './client/errors';
 import { trackMain } from './cli-track';
 import type { InferenceClient } from './client/types';
@@ -23,6 +23,9 @@ const USAGE = `Usage: triton-vision <detect|segment|classify> --model NAME
   --model-version V       model version (default: the latest)
   --model-repository DIR  run locally on CPU from a Triton model repository folder
   --url URL               a Triton / KServe v2 server: grpc://, grpcs://, http://, https://
+                          (an http:// path is the API's prefix behind an ingress; give
+                          --url several times for replicas of one deployment: requests go
+                          to the least busy one, failed ones are retried on another)
   --header 'Name: value'  extra header / gRPC metadata (repeatable; e.g. authorization)
   --ca FILE               PEM CA bundle to trust for grpcs:// or https://
   --timeout SECONDS       per-request deadline (default 30)
@@ -99,7 +102,7 @@ export async function main(argv: string[], out = process.stdout): Promise<number
         model: { type: 'string' },
         'model-version': { type: 'string' },
         'model-repository': { type: 'string' },
-        url: { type: 'string' },
+        url: { type: 'string', multiple: true },
         header: { type: 'string', multiple: true },
         ca: { type: 'string' },
         timeout: { type: 'string' },
@@ -127,29 +130,27 @@ export async function main(argv: string[], out = process.stdout): Promise<number
     }
     if (!values.model) throw new UsageError('--model is required');
     if (images.length === 0) throw new UsageError('give at least one IMAGE file');
-    if (!!values.url === !!values['model-repository']) {
+    const urls = values.url ?? [];
+    if (urls.length > 0 === !!values['model-repository']) {
       throw new UsageError('give exactly one of --url or --model-repository');
     }
     const timeoutS = num('timeout', values.timeout) ?? 30;
-    let clientOptions: ClientOptions;
-    if (values.url) {
+    let clientOptions: ClientOptions[];
+    if (urls.length > 0) {
       const headers: Record<string, string> = {};
       for (const h of values.header ?? []) {
         const i = h.indexOf(':');
         if (i <= 0) throw new UsageError(`--header must look like 'Name: value', got '${h}'`);
         headers[h.slice(0, i).trim().toLowerCase()] = h.slice(i + 1).trim();
       }
-      clientOptions = clientOptionsFromUrl(values.url, {
-        headers,
-        timeoutMs: timeoutS * 1000,
-        ...(values.ca ? { tls: { ca: fs.readFileSync(values.ca) } } : {}),
-      });
+      const tls = values.ca ? { tls: { ca: fs.readFileSync(values.ca) } } : {};
+      clientOptions = urls.map((u) =>
+        clientOptionsFromUrl(u, { headers, timeoutMs: timeoutS * 1000, ...tls }),
+      );
     } else {
-      clientOptions = {
-        mode: 'local',
-        modelRepository: values['model-repository']!,
-        timeoutMs: timeoutS * 1000,
-      };
+      clientOptions = [
+        { mode: 'local', modelRepository: values['model-repository']!, timeoutMs: timeoutS * 1000 },
+      ];
     }
     const options: TaskOptions = {
       expectTask: task as Task,
@@ -175,7 +176,11 @@ export async function main(argv: string[], out = process.stdout): Promise<number
         .map((s) => (/^\d+$/.test(s) ? Number(s) : s));
     }
 
-    client = createClient(clientOptions);
+    // Remote servers get retries (and failover between several --url) from the replica client.
+    client =
+      urls.length > 0
+        ? new ReplicaClient(clientOptions.map(createClient), { timeoutMs: timeoutS * 1000 })
+        : createClient(clientOptions[0]!);
     let failures = 0;
     for (const [i, file] of images.entries()) {
       try {

@@ -5,6 +5,8 @@ export * from './client/types';
 export * from './client/tensor';
 export { createClient, clientOptionsFromUrl, GrpcClient, HttpClient, LocalClient } from './client';
 export type { ClientOptions } from './client';
+export { ReplicaClient, isRetryable } from './client';
+export type { ReplicaOptions, ReplicaStatus, ReplicaStats, RetryOptions } from './client';
 export { parseModelConfig, formatModelConfig } from './client/pbtxt';
 // Layer 2 — the vision library and the one pipeline.
 export * from './vision/types';

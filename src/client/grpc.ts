@@ -120,6 +120,7 @@ export class GrpcClient implements InferenceClient {
       channelOptions['grpc.ssl_target_name_override'] = options.tls.servername;
       channelOptions['grpc.default_authority'] = options.tls.servername;
     }
+    if (options.authority) channelOptions['grpc.default_authority'] = options.authority;
     const { ServiceClient } = loadKserveProto();
     this.stub = new ServiceClient(this.endpoint, buildCredentials(options.tls), channelOptions);
   }

@@ -241,6 +241,7 @@ export class HttpClient implements InferenceClient {
   private readonly timeoutMs: number;
   private readonly maxMessageBytes: number;
   private readonly inflight = new Set<http.ClientRequest>();
+  private readonly pathPrefix: string;
   private closed = false;
 
   /**
@@ -257,6 +258,10 @@ export class HttpClient implements InferenceClient {
     this.timeoutMs = settings.timeoutMs;
     this.maxMessageBytes = settings.maxMessageBytes;
     this.baseHeaders = { ...(options.headers ?? {}) };
+    // '/kserve/demo/' and 'kserve/demo' both mean '/kserve/demo'.
+    this.pathPrefix = (options.pathPrefix ?? '').replace(/^\/*(.*?)\/*$/, (_, p: string) =>
+      p ? `/${p}` : '',
+    );
     const tls = options.tls;
     this.secure = !!tls;
     if (tls) {
@@ -351,7 +356,7 @@ export class HttpClient implements InferenceClient {
           host: this.host,
           port: this.port,
           method,
-          path,
+          path: this.pathPrefix + path,
           headers,
         });
         current = req;

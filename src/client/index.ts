@@ -32,7 +32,8 @@ export function createClient(options: ClientOptions): InferenceClient {
 /**
  * Parses a server URL: `grpc://host:8001`, `grpcs://host:8001` (TLS), `http://host:8000`,
  * `https://host:8000`, or a bare `host:port` (gRPC). The port defaults to 8001 for gRPC
- * and 8000 for HTTP.
+ * and 8000 for HTTP. An HTTP URL's path is the prefix the API sits under
+ * (`http://host/kserve/demo` → `/kserve/demo/v2/...`).
  */
 export function clientOptionsFromUrl(
   url: string,
@@ -52,11 +53,20 @@ export function clientOptionsFromUrl(
   const host = parsed.hostname.replace(/^\[(.*)\]$/, '$1') || '127.0.0.1';
   const tlsWanted = scheme === 'https' || scheme === 'grpcs';
   const tls = tlsWanted ? (extra.tls ? extra.tls : {}) : extra.tls;
+  // http://host/kserve/demo: the API sits under that path behind an ingress.
+  const prefix = parsed.pathname.replace(/\/+$/, '');
   if (scheme === 'grpc' || scheme === 'grpcs') {
+    if (prefix) {
+      throw new TritonError(
+        'INVALID_CONFIG',
+        `'${url}' has a path, but gRPC has none: give grpc://host:port, and route by host name with the authority option if an ingress needs it`,
+      );
+    }
     return { ...extra, mode: 'grpc', host, port: Number(parsed.port || 8001), tls };
   }
   if (scheme === 'http' || scheme === 'https') {
-    return { ...extra, mode: 'http', host, port: Number(parsed.port || 8000), tls };
+    const http = { ...extra, mode: 'http' as const, host, port: Number(parsed.port || 8000), tls };
+    return prefix ? { ...http, pathPrefix: prefix } : http;
   }
   throw new TritonError(
     'INVALID_CONFIG',
@@ -65,3 +75,13 @@ export function clientOptionsFromUrl(
 }
 
 export { GrpcClient, HttpClient, LocalClient };
+export { ReplicaClient, sumStatistics } from './replicas';
+export type {
+  ReplicaOptions,
+  ReplicaState,
+  ReplicaStatus,
+  ReplicaStats,
+  ReplicaEndpointStatus,
+} from './replicas';
+export { isRetryable, backoffDelay, RETRY_DEFAULTS } from './retry';
+export type { RetryOptions } from './retry';

@@ -217,6 +217,14 @@ export interface RemoteClientOptions {
   timeoutMs?: number;
   /** Largest request or response body in bytes (default 256 MiB). */
   maxMessageBytes?: number;
+  /**
+   * HTTP only: path the server's API sits under behind an ingress, e.g. '/kserve/demo'
+   * (requests go to /kserve/demo/v2/...; default none). gRPC has no path prefix: route
+   * it by `authority` instead.
+   */
+  pathPrefix?: string;
+  /** gRPC only: the `:authority` sent (ingress routing by host name; default host:port). */
+  authority?: string;
 }
 
 export interface LocalClientOptions {
