@@ -412,7 +412,15 @@ export function toDetections(
   const out: Detection[] = [];
   for (let j = 0; j < sel.count; j++) {
     const classId = sel.classIds[j]!;
-    const box = boxToOriginal(inputBox(sel, j), geometry, original.width, original.height);
+    // Ultralytics (and yolov5, same letterbox) map back with per-axis gains; the YOLOX demo
+    // divides by r.
+    const box = boxToOriginal(
+      inputBox(sel, j),
+      geometry,
+      original.width,
+      original.height,
+      profile.family !== 'yolox',
+    );
     out.push({
       label: profile.labels[classId] ?? `class_${classId}`,
       classId,
