@@ -92,44 +92,77 @@ export function resizeLinearCv(
     return out;
   }
   if (srcW === 2 * dstW && srcH === 2 * dstH) return halve(src, srcW, dstW, dstH, out);
-  const cn = 3;
-  const rowLen = dstW * cn;
+  const rowLen = dstW * 3;
   const xt = linearTaps(srcW, dstW, true);
   const yt = linearTaps(srcH, dstH, false);
-  // Per output byte: source byte offset and taps (the second tap reads offset + 3).
-  const xofs = new Int32Array(rowLen);
-  const xa0 = new Int32Array(rowLen);
-  const xa1 = new Int32Array(rowLen);
+  // Per output pixel: byte offsets of the two source pixels and their taps. At the right
+  // edge the second tap is 0; it reads the same pixel instead of past the row (OpenCV
+  // uses a one-tap loop there).
+  const xo0 = new Int32Array(dstW);
+  const xo1 = new Int32Array(dstW);
+  const xa0 = new Int32Array(dstW);
+  const xa1 = new Int32Array(dstW);
   for (let d = 0; d < dstW; d++) {
-    const s = xt.index[d]! * cn;
-    for (let k = 0; k < cn; k++) {
-      xofs[d * cn + k] = s + k;
-      xa0[d * cn + k] = xt.a0[d]!;
-      // At the right edge the second tap is 0 and would read past the row: point it at
-      // the same pixel instead (OpenCV uses a one-tap loop there).
-      xa1[d * cn + k] = xt.a1[d]!;
-    }
+    const s = xt.index[d]!;
+    xo0[d] = s * 3;
+    xo1[d] = Math.min(s + 1, srcW - 1) * 3;
+    xa0[d] = xt.a0[d]!;
+    xa1[d] = xt.a1[d]!;
   }
-  const lastByte = (srcW - 1) * cn;
-  const second = new Int32Array(rowLen);
-  for (let i = 0; i < rowLen; i++) second[i] = Math.min(xofs[i]! + cn, lastByte + (i % cn));
+  // Whole-number reductions (1920 → 640) put every output on a source pixel: one tap.
+  const oneTap = xa1.every((a) => a === 0);
+  const hresize = (y: number, into: Int32Array): void => {
+    const base = y * srcW * 3;
+    if (oneTap) {
+      for (let d = 0, o = 0; d < dstW; d++, o += 3) {
+        const p = base + xo0[d]!;
+        const a0 = xa0[d]!;
+        into[o] = src[p]! * a0;
+        into[o + 1] = src[p + 1]! * a0;
+        into[o + 2] = src[p + 2]! * a0;
+      }
+      return;
+    }
+    for (let d = 0, o = 0; d < dstW; d++, o += 3) {
+      const p = base + xo0[d]!;
+      const q = base + xo1[d]!;
+      const a0 = xa0[d]!;
+      const a1 = xa1[d]!;
+      into[o] = src[p]! * a0 + src[q]! * a1;
+      into[o + 1] = src[p + 1]! * a0 + src[q + 1]! * a1;
+      into[o + 2] = src[p + 2]! * a0 + src[q + 2]! * a1;
+    }
+  };
 
-  // Two horizontally resized rows, reused as the vertical window slides down.
+  // Horizontally resized rows, cached by source row: consecutive output rows share them.
   let rowA = new Int32Array(rowLen);
   let rowB = new Int32Array(rowLen);
   let haveA = -1;
   let haveB = -1;
-  const hresize = (y: number, into: Int32Array): void => {
-    const base = y * srcW * cn;
-    for (let i = 0; i < rowLen; i++) {
-      into[i] = src[base + xofs[i]!]! * xa0[i]! + src[base + second[i]!]! * xa1[i]!;
-    }
-  };
+  const zero = new Int32Array(rowLen);
+  // Both taps 2048/0 (whole-number reductions such as 1080p → 640×360): the fixed-point
+  // result is the source byte itself, ((v·2048 >> 4)·2048 >> 16 + 2) >> 2 = v, so the
+  // pixel is copied.
+  const pickX = oneTap && xa0.every((a) => a === COEF_SCALE);
   for (let dy = 0; dy < dstH; dy++) {
     const sy = yt.index[dy]!;
     const y0 = Math.min(Math.max(sy, 0), srcH - 1);
     const y1 = Math.min(Math.max(sy + 1, 0), srcH - 1);
-    if (haveA !== y0) {
+    const b0 = yt.a0[dy]!;
+    const b1 = yt.a1[dy]!;
+    if (pickX && b1 === 0 && b0 === COEF_SCALE) {
+      const base = y0 * srcW * 3;
+      for (let d = 0, o = dy * rowLen; d < dstW; d++, o += 3) {
+        const p = base + xo0[d]!;
+        out[o] = src[p]!;
+        out[o + 1] = src[p + 1]!;
+        out[o + 2] = src[p + 2]!;
+      }
+      continue;
+    }
+    // A row with tap 0 adds nothing: (v >> 4)·0 >> 16 = 0. Integer reductions hit this on
+    // every row, and skipping it halves the horizontal work.
+    if (b0 !== 0 && haveA !== y0) {
       if (haveB === y0) {
         const t = rowA;
         rowA = rowB;
@@ -141,16 +174,23 @@ export function resizeLinearCv(
         haveA = y0;
       }
     }
-    if (haveB !== y1) {
+    if (b1 !== 0 && haveB !== y1) {
       hresize(y1, rowB);
       haveB = y1;
     }
-    const b0 = yt.a0[dy]!;
-    const b1 = yt.a1[dy]!;
+    const A = b0 !== 0 ? rowA : zero;
+    const B = b1 !== 0 ? rowB : zero;
     const o = dy * rowLen;
+    if (b1 === 0) {
+      for (let x = 0; x < rowLen; x++) {
+        const r = ((((A[x]! >> 4) * b0) >> 16) + 2) >> 2;
+        out[o + x] = r < 0 ? 0 : r > 255 ? 255 : r;
+      }
+      continue;
+    }
     for (let x = 0; x < rowLen; x++) {
       // 16-bit "multiply high": (v · b) >> 16, arithmetic shift.
-      const v = (((rowA[x]! >> 4) * b0) >> 16) + (((rowB[x]! >> 4) * b1) >> 16);
+      const v = (((A[x]! >> 4) * b0) >> 16) + (((B[x]! >> 4) * b1) >> 16);
       const r = (v + 2) >> 2;
       out[o + x] = r < 0 ? 0 : r > 255 ? 255 : r;
     }

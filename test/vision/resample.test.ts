@@ -64,6 +64,13 @@ describe('cv2.resize INTER_LINEAR (resizeLinearCv)', () => {
     assert.deepEqual(channel(resizeLinearCv(src, 4, 2, 2, 1)), [3, 25]);
   });
 
+  it('a whole-number reduction by 3 samples the middle pixel exactly', () => {
+    // 6 → 2: source x = (x + 0.5)·3 − 0.5 = 1 and 4, fraction 0 (taps 2048 / 0); rows 3 → 1:
+    // row 1. ((v·2048 >> 4)·2048 >> 16 + 2) >> 2 = v: the pixel itself, whatever its value.
+    const src = grey([...[9, 9, 9, 9, 9, 9], ...[1, 255, 7, 3, 128, 5], ...[9, 9, 9, 9, 9, 9]]);
+    assert.deepEqual(channel(resizeLinearCv(src, 6, 3, 2, 1)), [255, 128]);
+  });
+
   it('keeps colour channels apart and leaves a same-size image as it is', () => {
     const src = new Uint8Array([255, 0, 0, 0, 0, 255]); // red, blue
     const out = resizeLinearCv(src, 2, 1, 4, 1);
