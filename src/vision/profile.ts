@@ -66,6 +66,8 @@ const STRIDES = [8, 16, 32];
 const TASKS: readonly Task[] = ['detect', 'segment', 'classify'];
 
 const INPUT_TYPES: readonly DataType[] = ['FP32', 'FP16', 'UINT8'];
+/** Output types the post-processing reads (FP16 is widened to FP32 on arrival). */
+const OUTPUT_TYPES: readonly DataType[] = ['FP32', 'FP16'];
 
 /** Anchor points of an anchor-free head (YOLOv8/YOLOX) for an input of w×h: Σ (w/s)·(h/s). */
 export function anchorCount(width: number, height: number): number {
@@ -472,6 +474,19 @@ export function deriveProfile(
     numClasses = read.numClasses;
     outputNames.detections = head.name;
     if (task === 'segment' && proto) outputNames.prototypes = proto.name;
+  }
+
+  // ---- output types: scores, boxes and mask logits must be floats ----
+  for (const [role, name] of Object.entries(outputNames)) {
+    const meta = metadata.outputs.find((o) => o.name === name);
+    const dt = bareType(String(meta?.datatype ?? ''));
+    if (dt !== '' && !(OUTPUT_TYPES as readonly string[]).includes(dt)) {
+      throw new TritonError(
+        'UNSUPPORTED_MODEL',
+        `Model '${model}' output '${name}' (${role === 'logits' ? 'class scores' : role}) is ${dt}; it must be FP32 or FP16: export the model with float outputs (quantised models keep float I/O)`,
+        details,
+      );
+    }
   }
 
   // ---- labels ----
