@@ -63,10 +63,12 @@ function protoDims(protos: OutputTensor, profile: ModelProfile): [number, number
  * composition of Ultralytics 8.4's two bilinear resamplings (see maskTaps).
  */
 interface Taps {
-  /** [size, 4] prototype indices. */
+  /** [size, 4] prototype indices (only the first `k` of each four are used). */
   idx: Int32Array;
   /** [size, 4] weights. */
   w: Float64Array;
+  /** Taps per pixel: 2 when the ×f step is ×1 (plain bilinear), else 4. */
+  k: 2 | 4;
 }
 
 /**
@@ -133,10 +135,19 @@ function maskTaps(m: number, f: number, span: { start: number; end: number }, si
   const st = torchLinear(n, size, n / size);
   const idx = new Int32Array(size * 4);
   const w = new Float64Array(size * 4);
+  const k = f === 1 ? 2 : 4;
   for (let p = 0; p < size; p++) {
     const q0 = span.start + st.i0[p]!;
     const q1 = span.start + st.i1[p]!;
     const b = st.l1[p]!;
+    if (k === 2) {
+      // ×1 is the identity (source = d, weight of d + 1 is 0): two taps.
+      idx[p * 4] = q0;
+      idx[p * 4 + 1] = q1;
+      w[p * 4] = 1 - b;
+      w[p * 4 + 1] = b;
+      continue;
+    }
     idx[p * 4] = up.i0[q0]!;
     idx[p * 4 + 1] = up.i1[q0]!;
     idx[p * 4 + 2] = up.i0[q1]!;
@@ -146,15 +157,17 @@ function maskTaps(m: number, f: number, span: { start: number; end: number }, si
     w[p * 4 + 2] = b * (1 - up.l1[q1]!);
     w[p * 4 + 3] = b * up.l1[q1]!;
   }
-  return { idx, w };
+  return { idx, w, k };
 }
 
 function tapRange(t: Taps, from: number, to: number): [number, number] {
   let lo = Infinity;
   let hi = -Infinity;
-  for (let i = from * 4; i < to * 4; i++) {
-    lo = Math.min(lo, t.idx[i]!);
-    hi = Math.max(hi, t.idx[i]!);
+  for (let p = from; p < to; p++) {
+    for (let i = p * 4; i < p * 4 + t.k; i++) {
+      lo = Math.min(lo, t.idx[i]!);
+      hi = Math.max(hi, t.idx[i]!);
+    }
   }
   return [lo, hi];
 }
@@ -221,6 +234,13 @@ function instanceMask(
   for (let r = 0; r < th; r++) {
     const t = r * tw - tc0;
     const hrow = r * width;
+    if (cols.k === 2) {
+      for (let j = 0; j < width; j++) {
+        const q = (left + j) * 4;
+        horiz[hrow + j] = cw[q]! * tile[t + ci[q]!]! + cw[q + 1]! * tile[t + ci[q + 1]!]!;
+      }
+      continue;
+    }
     for (let j = 0; j < width; j++) {
       const q = (left + j) * 4;
       horiz[hrow + j] =
@@ -229,6 +249,9 @@ function instanceMask(
         cw[q + 2]! * tile[t + ci[q + 2]!]! +
         cw[q + 3]! * tile[t + ci[q + 3]!]!;
     }
+  }
+  if (rows.k === 2) {
+    return twoTapRows(horiz, th, width, rows, top, height, tr0, left, logitThreshold, data);
   }
   let area = 0;
   const runs = new Runs(height * 2);
@@ -255,6 +278,110 @@ function instanceMask(
     }
     if (runStart >= 0) runs.add(i, runStart, width);
   }
+  return { left, top, width, height, data, area, runs };
+}
+
+/**
+ * The vertical pass when each output row blends two tile rows: a blend of two values above
+ * the threshold is above it, of two below is below, so only where the two rows disagree
+ * is a pixel computed; runs of "above" per tile row turn an instance's interior into
+ * memsets.
+ */
+function twoTapRows(
+  horiz: Float64Array,
+  th: number,
+  width: number,
+  rows: Taps,
+  top: number,
+  height: number,
+  tr0: number,
+  left: number,
+  threshold: number,
+  data: Uint8Array,
+): BoxMask {
+  const runStart = new Int32Array(th + 1);
+  const runList: number[] = [];
+  for (let r = 0; r < th; r++) {
+    runStart[r] = runList.length;
+    const h = r * width;
+    let j = 0;
+    while (j < width) {
+      while (j < width && !(horiz[h + j]! > threshold)) j++;
+      if (j === width) break;
+      const s = j;
+      while (j < width && horiz[h + j]! > threshold) j++;
+      runList.push(s, j);
+    }
+  }
+  runStart[th] = runList.length;
+
+  let area = 0;
+  const runs = new Runs(height * 2);
+  // Runs of the current row, merged as pieces arrive left to right.
+  let openStart = -1;
+  let openEnd = -1;
+  let openRow = 0;
+  const piece = (row: number, s: number, e: number): void => {
+    if (openRow === row && openEnd === s) {
+      openEnd = e;
+      return;
+    }
+    if (openStart >= 0) runs.add(openRow, openStart, openEnd);
+    openRow = row;
+    openStart = s;
+    openEnd = e;
+  };
+  for (let i = 0; i < height; i++) {
+    const q = (top + i) * 4;
+    const w0 = rows.w[q]!;
+    const w1 = rows.w[q + 1]!;
+    const ra = rows.idx[q]! - tr0;
+    const rb = rows.idx[q + 1]! - tr0;
+    const out = i * width;
+    if (ra === rb || w1 === 0) {
+      for (let k = runStart[ra]!; k < runStart[ra + 1]!; k += 2) {
+        data.fill(1, out + runList[k]!, out + runList[k + 1]!);
+        area += runList[k + 1]! - runList[k]!;
+        piece(i, runList[k]!, runList[k + 1]!);
+      }
+      continue;
+    }
+    const a = ra * width;
+    const b = rb * width;
+    // Walk both run lists together: inside both → 1, inside one → blend per pixel.
+    let ka = runStart[ra]!;
+    let kb = runStart[rb]!;
+    const ea = runStart[ra + 1]!;
+    const eb = runStart[rb + 1]!;
+    let x = 0;
+    while (ka < ea || kb < eb) {
+      const as = ka < ea ? runList[ka]! : width;
+      const ae = ka < ea ? runList[ka + 1]! : width;
+      const bs = kb < eb ? runList[kb]! : width;
+      const be = kb < eb ? runList[kb + 1]! : width;
+      const inA = x >= as;
+      const inB = x >= bs;
+      let next = Math.min(inA ? ae : as, inB ? be : bs);
+      if (next <= x) next = x + 1;
+      if (inA && inB) {
+        data.fill(1, out + x, out + next);
+        area += next - x;
+        piece(i, x, next);
+      } else if (inA || inB) {
+        for (let j = x; j < next; j++) {
+          if (w0 * horiz[a + j]! + w1 * horiz[b + j]! > threshold) {
+            data[out + j] = 1;
+            area++;
+            piece(i, j, j + 1);
+          }
+        }
+      } else if (next === width) break;
+      x = next;
+      if (inA && x >= ae) ka += 2;
+      if (inB && x >= be) kb += 2;
+    }
+  }
+  if (openStart >= 0) runs.add(openRow, openStart, openEnd);
   return { left, top, width, height, data, area, runs };
 }
 
