@@ -8,14 +8,28 @@
  * (512×512, public domain) with sharp, so nothing has to be downloaded.
  *
  *   npx tsx bench/vision-pre.ts [iterations]
+ *   npx tsx bench/vision-pre.ts deviation   the fast path's results against reference.json
  */
 import * as os from 'node:os';
 import sharp from 'sharp';
+import * as fs from 'node:fs';
+import { LocalClient } from '../src/client/local';
 import { TensorPool, prepareInput } from '../src/vision/image';
+import type { ResizeMode } from '../src/vision/image';
+import { boxIou } from '../src/vision/nms';
+import { runTask } from '../src/vision/pipeline';
 import type { ModelProfile } from '../src/vision/types';
 import { fixtureImage } from '../test/support/fixtures';
+import {
+  REFERENCE,
+  expectedDetections,
+  modelName,
+  referenceOptions,
+  referenceRepository,
+  rleIou,
+} from '../test/support/reference';
 
-const N = Number(process.argv[2] ?? 60);
+const N = Number(process.argv[2] === 'deviation' ? 0 : (process.argv[2] ?? 60));
 const WARMUP = 8;
 const TARGET_RATIO = 1.3;
 
@@ -141,7 +155,90 @@ async function main(): Promise<void> {
   console.log(ratio <= TARGET_RATIO ? 'target met' : 'target MISSED on this run');
 }
 
-main().catch((err: unknown) => {
+/**
+ * How far a resize mode's results are from the references: every reference.json case run
+ * through runTask, detections paired by class and best IoU (≥ 0.5), classifier top-k compared.
+ */
+async function deviation(mode: ResizeMode): Promise<void> {
+  const repo = referenceRepository();
+  const client = new LocalClient({ modelRepository: repo });
+  const ious: number[] = [];
+  const ds: number[] = [];
+  const mious: number[] = [];
+  let missing = 0;
+  let extra = 0;
+  let total = 0;
+  let top1 = 0;
+  let top5 = 0;
+  let ncls = 0;
+  try {
+    for (const c of REFERENCE.cases) {
+      const image = fs.readFileSync(fixtureImage(c.image));
+      const r = await runTask(client, modelName(c.model_file), image, {
+        ...referenceOptions(c),
+        resize: mode,
+      });
+      if (c.task === 'classify') {
+        ncls++;
+        const want = c.classes!.map((x) => x.classId);
+        const got = r.classes!.map((x) => x.classId);
+        if (want[0] === got[0]) top1++;
+        if (want.join() === got.join()) top5++;
+        continue;
+      }
+      const { dets, clipped } = expectedDetections(c);
+      const used = new Set<number>();
+      for (const w of dets) {
+        total++;
+        let best = -1;
+        let bestIou = 0.5;
+        r.detections!.forEach((g, k) => {
+          if (used.has(k) || g.classId !== w.classId) return;
+          const iou = boxIou(
+            [g.box.x1, g.box.y1, g.box.x2, g.box.y2],
+            clipped ? w.box_clipped! : w.box,
+          );
+          if (iou >= bestIou) {
+            bestIou = iou;
+            best = k;
+          }
+        });
+        if (best < 0) {
+          missing++;
+          continue;
+        }
+        used.add(best);
+        const g = r.detections![best]!;
+        ious.push(bestIou);
+        ds.push(Math.abs(g.score - w.score));
+        if (w.mask && g.mask?.rle) mious.push(rleIou(g.mask.rle, w.mask));
+      }
+      extra += r.detections!.length - used.size;
+    }
+  } finally {
+    await client.close();
+    fs.rmSync(repo, { recursive: true, force: true });
+  }
+  const q = (a: number[], p: number): number => {
+    const s = [...a].sort((x, y) => x - y);
+    return s[Math.min(s.length - 1, Math.floor(p * (s.length - 1)))] ?? NaN;
+  };
+  const rows: [string, string][] = [
+    ['resize', mode],
+    ['detections', `${total} in the references, ${missing} missing, ${extra} extra`],
+    ['box IoU', `min ${q(ious, 0).toFixed(3)}, median ${q(ious, 0.5).toFixed(4)}`],
+    [
+      '|score difference|',
+      `median ${q(ds, 0.5).toFixed(4)}, p90 ${q(ds, 0.9).toFixed(3)}, max ${q(ds, 1).toFixed(3)}`,
+    ],
+    ['mask IoU', `min ${q(mious, 0).toFixed(3)}, median ${q(mious, 0.5).toFixed(3)}`],
+    ['classify', `same top-1 ${top1}/${ncls}, same top-5 ${top5}/${ncls}`],
+  ];
+  const w = Math.max(...rows.map((r) => r[0].length));
+  for (const [k, v] of rows) console.log(`${k.padEnd(w)}  ${v}`);
+}
+
+(process.argv[2] === 'deviation' ? deviation('fast') : main()).catch((err: unknown) => {
   console.error(err);
   process.exitCode = 1;
 });
