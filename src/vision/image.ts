@@ -305,7 +305,9 @@ export function imageErrorFromSharp(err: unknown, format: string): TritonError {
 
 /**
  * Validates the input, reads only the header, enforces maxPixels and returns a pipeline
- * that will decode, auto-orient, drop alpha and convert to sRGB when it runs.
+ * that will decode, auto-orient, drop alpha and bring the pixels to 8-bit RGB when it runs.
+ * An embedded ICC profile is ignored (the stored values are kept, as cv2.imread and PIL do)
+ * unless icc is 'apply', which converts through it to sRGB.
  */
 async function open(
   source: Source,
