@@ -1093,9 +1093,12 @@ function resizeTo(
 }
 
 /**
- * For callers that draw on the original (annotate): validates `input`, checks maxPixels
- * from the header, and returns a sharp pipeline that yields the oriented RGB image.
+ * For callers that draw on the original (annotate, preview): validates `input`, checks
+ * maxPixels from the header, and returns a sharp pipeline that yields the oriented RGB
+ * image. Unlike the model input, an embedded ICC profile is applied by default (icc
+ * 'apply'), so that drawings look as the photo does.
  */
 export async function openImage(input: ImageInput, opts: DecodeOptions = {}): Promise<OpenedImage> {
-  return open(toSource(input), checkMaxPixels(opts.maxPixels), checkIccMode(opts.icc));
+  // Pictures made for people to look at: an embedded profile is applied unless told not to.
+  return open(toSource(input), checkMaxPixels(opts.maxPixels), checkIccMode(opts.icc ?? 'apply'));
 }
