@@ -87,6 +87,11 @@ export function resizeLinearCv(
   dstH: number,
   out: Uint8Array = new Uint8Array(dstW * dstH * 3),
 ): Uint8Array {
+  // A plain Uint8Array view: Buffers (a subclass) and Uint8Arrays reaching the same loops
+  // would make their element access polymorphic.
+  if (Object.getPrototypeOf(src) !== Uint8Array.prototype) {
+    src = new Uint8Array(src.buffer, src.byteOffset, src.length);
+  }
   if (srcW === dstW && srcH === dstH) {
     out.set(src.subarray(0, srcW * srcH * 3));
     return out;
@@ -111,27 +116,18 @@ export function resizeLinearCv(
   }
   // Whole-number reductions (1920 → 640) put every output on a source pixel: one tap.
   const oneTap = xa1.every((a) => a === 0);
+  // Interleaved per output pixel: offset of the first source pixel, offset step to the
+  // second (0 or 3), tap 0, tap 1.
+  const taps = new Int32Array(dstW * 4);
+  for (let d = 0; d < dstW; d++) {
+    taps[d * 4] = xo0[d]!;
+    taps[d * 4 + 1] = xo1[d]! - xo0[d]!;
+    taps[d * 4 + 2] = xa0[d]!;
+    taps[d * 4 + 3] = xa1[d]!;
+  }
   const hresize = (y: number, into: Int32Array): void => {
-    const base = y * srcW * 3;
-    if (oneTap) {
-      for (let d = 0, o = 0; d < dstW; d++, o += 3) {
-        const p = base + xo0[d]!;
-        const a0 = xa0[d]!;
-        into[o] = src[p]! * a0;
-        into[o + 1] = src[p + 1]! * a0;
-        into[o + 2] = src[p + 2]! * a0;
-      }
-      return;
-    }
-    for (let d = 0, o = 0; d < dstW; d++, o += 3) {
-      const p = base + xo0[d]!;
-      const q = base + xo1[d]!;
-      const a0 = xa0[d]!;
-      const a1 = xa1[d]!;
-      into[o] = src[p]! * a0 + src[q]! * a1;
-      into[o + 1] = src[p + 1]! * a0 + src[q + 1]! * a1;
-      into[o + 2] = src[p + 2]! * a0 + src[q + 2]! * a1;
-    }
+    if (oneTap) hresizeOne(src, y * srcW * 3, taps, dstW, into);
+    else hresizeTwo(src, y * srcW * 3, taps, dstW, into);
   };
 
   // Horizontally resized rows, cached by source row: consecutive output rows share them.
@@ -180,22 +176,68 @@ export function resizeLinearCv(
     }
     const A = b0 !== 0 ? rowA : zero;
     const B = b1 !== 0 ? rowB : zero;
-    const o = dy * rowLen;
-    if (b1 === 0) {
-      for (let x = 0; x < rowLen; x++) {
-        const r = ((((A[x]! >> 4) * b0) >> 16) + 2) >> 2;
-        out[o + x] = r < 0 ? 0 : r > 255 ? 255 : r;
-      }
-      continue;
-    }
-    for (let x = 0; x < rowLen; x++) {
-      // 16-bit "multiply high": (v · b) >> 16, arithmetic shift.
-      const v = (((A[x]! >> 4) * b0) >> 16) + (((B[x]! >> 4) * b1) >> 16);
-      const r = (v + 2) >> 2;
-      out[o + x] = r < 0 ? 0 : r > 255 ? 255 : r;
-    }
+    vresize(A, B, b0, b1, out, dy * rowLen, rowLen);
   }
   return out;
+}
+
+/** OpenCV's vertical pass for one output row (see the header for its rounding). */
+function vresize(
+  A: Int32Array,
+  B: Int32Array,
+  b0: number,
+  b1: number,
+  out: Uint8Array,
+  o: number,
+  rowLen: number,
+): void {
+  if (b1 === 0) {
+    for (let x = 0; x < rowLen; x++) {
+      const r = ((((A[x]! >> 4) * b0) >> 16) + 2) >> 2;
+      out[o + x] = r < 0 ? 0 : r > 255 ? 255 : r;
+    }
+    return;
+  }
+  for (let x = 0; x < rowLen; x++) {
+    // 16-bit "multiply high": (v · b) >> 16, arithmetic shift.
+    const v = (((A[x]! >> 4) * b0) >> 16) + (((B[x]! >> 4) * b1) >> 16);
+    const r = (v + 2) >> 2;
+    out[o + x] = r < 0 ? 0 : r > 255 ? 255 : r;
+  }
+}
+
+function hresizeOne(
+  src: Uint8Array,
+  base: number,
+  taps: Int32Array,
+  dstW: number,
+  into: Int32Array,
+): void {
+  for (let d = 0, o = 0, t = 0; d < dstW; d++, o += 3, t += 4) {
+    const p = base + taps[t]!;
+    const a0 = taps[t + 2]!;
+    into[o] = src[p]! * a0;
+    into[o + 1] = src[p + 1]! * a0;
+    into[o + 2] = src[p + 2]! * a0;
+  }
+}
+
+function hresizeTwo(
+  src: Uint8Array,
+  base: number,
+  taps: Int32Array,
+  dstW: number,
+  into: Int32Array,
+): void {
+  for (let d = 0, o = 0, t = 0; d < dstW; d++, o += 3, t += 4) {
+    const p = base + taps[t]!;
+    const q = p + taps[t + 1]!;
+    const a0 = taps[t + 2]!;
+    const a1 = taps[t + 3]!;
+    into[o] = src[p]! * a0 + src[q]! * a1;
+    into[o + 1] = src[p + 1]! * a0 + src[q + 1]! * a1;
+    into[o + 2] = src[p + 2]! * a0 + src[q + 2]! * a1;
+  }
 }
 
 /** OpenCV's area path for an exact 2× reduction: (a + b + c + d + 2) >> 2 per channel. */
