@@ -6,8 +6,10 @@
  *   no objectness); score = best class.
  * - YOLOv5 [1, N, 5+nc+nm]: cx, cy, w, h, objectness, class scores, all decoded; score = obj·cls.
  * - YOLOX [1, N, 5+nc] raw: box offsets per grid cell, decoded here; score = obj·cls.
- * Then: strict confidence filter, class filter, cap at MAX_NMS by score, class-aware NMS,
- * max detections, boxes mapped back through the letterbox and clipped.
+ * Then: strict confidence filter (scores outside [0, 1] or not finite are dropped), class
+ * filter, cap at MAX_NMS by score, class-aware NMS, max detections (≤ MAX_DETECTIONS_LIMIT),
+ * boxes mapped back through the letterbox with per-axis gains and clipped; boxes left with no
+ * area are dropped.
  */
 import { TritonError } from '../client/errors';
 import { boxToOriginal, normalizeBox } from './geometry';
@@ -27,6 +29,8 @@ export interface OutputTensor {
  * overlapping boxes than we do by default; pass `iou: 0.7` to reproduce it exactly.
  */
 export const DETECT_DEFAULTS = { confidence: 0.25, iou: 0.45, maxDetections: 300 } as const;
+/** Largest maxDetections accepted (yolov5 detect.py's default max_det); more is INVALID_OPTION. */
+export const MAX_DETECTIONS_LIMIT = 1000;
 /** At most this many candidates (the highest scores) go into NMS, as in Ultralytics. */
 export const MAX_NMS = 30000;
 
@@ -68,9 +72,9 @@ export function resolveDetectOptions(
   let maxDetections: number = DETECT_DEFAULTS.maxDetections;
   if (o.maxDetections !== undefined && o.maxDetections !== null) {
     const m = o.maxDetections;
-    if (typeof m !== 'number' || !Number.isInteger(m) || m < 1) {
+    if (typeof m !== 'number' || !Number.isInteger(m) || m < 1 || m > MAX_DETECTIONS_LIMIT) {
       throw optionError(
-        `Option maxDetections must be a whole number of at least 1 (got ${JSON.stringify(m) ?? String(m)}); fix it in the node or in msg.triton`,
+        `Option maxDetections must be a whole number from 1 to ${MAX_DETECTIONS_LIMIT} (got ${JSON.stringify(m) ?? String(m)}); fix it in the node or in msg.triton`,
         model,
       );
     }
@@ -245,7 +249,8 @@ function scanV8(
   for (let c = 0; c < nc; c++) {
     const base = (4 + c) * n;
     for (let a = 0; a < n; a++) {
-      if (data[base + a]! > conf) {
+      const v = data[base + a]!;
+      if (v > conf && v <= 1) {
         flag[a] = 1;
         any = true;
       }
@@ -263,6 +268,9 @@ function scanV8(
         cls = c;
       }
     }
+    // A best class score above 1 (+Infinity, or logits from a head exported without its
+    // sigmoid) is not a probability: the anchor is dropped, never reported.
+    if (!(best <= 1)) continue;
     if (o.classes && o.classes[cls] === 0) continue;
     out.push(data[a]!, data[n + a]!, data[2 * n + a]!, data[3 * n + a]!, best, cls, a);
   }
@@ -282,7 +290,7 @@ function scanRows(
   for (let a = 0; a < n; a++) {
     const row = a * k;
     const obj = data[row + 4]!;
-    if (!(obj > conf)) continue;
+    if (!(obj > conf && obj <= 1)) continue;
     let best = -Infinity;
     let cls = 0;
     for (let c = 0; c < nc; c++) {
@@ -293,7 +301,7 @@ function scanRows(
         cls = c;
       }
     }
-    if (!(best > conf)) continue;
+    if (!(best > conf && best <= 1)) continue;
     if (o.classes && o.classes[cls] === 0) continue;
     if (decode) decode(a, row, out, best, cls);
     else out.push(data[row]!, data[row + 1]!, data[row + 2]!, data[row + 3]!, best, cls, a);
@@ -412,7 +420,15 @@ export function toDetections(
   const out: Detection[] = [];
   for (let j = 0; j < sel.count; j++) {
     const classId = sel.classIds[j]!;
-    const box = boxToOriginal(inputBox(sel, j), geometry, original.width, original.height);
+    // Ultralytics (and yolov5, same letterbox) map back with per-axis gains; the YOLOX demo
+    // divides by r.
+    const box = boxToOriginal(
+      inputBox(sel, j),
+      geometry,
+      original.width,
+      original.height,
+      profile.family !== 'yolox',
+    );
     out.push({
       label: profile.labels[classId] ?? `class_${classId}`,
       classId,
@@ -443,5 +459,16 @@ export function decodeDetections(
   opts: DetectOptions = {},
 ): Detection[] {
   const o = resolveDetectOptions(opts, profile);
-  return toDetections(selectDetections(output, profile, o), profile, geometry, original);
+  return toDetections(selectDetections(output, profile, o), profile, geometry, original).filter(
+    hasArea,
+  );
+}
+
+/**
+ * A box with some area left after clipping to the image: one wholly in the letterbox pad
+ * (or outside the image) clips to zero width or height and is not reported. (Segment
+ * results drop such instances too: their mask is empty.)
+ */
+export function hasArea(d: Detection): boolean {
+  return d.box.x2 > d.box.x1 && d.box.y2 > d.box.y1;
 }

@@ -80,16 +80,62 @@ export function computeCenterCrop(
 }
 
 /**
- * Maps a box from model-input pixels back to the original image (Ultralytics'
- * scale_boxes with integer pads) and clips it to [0, W0] × [0, H0].
+ * The ONNX Model Zoo's imagenet_preprocess: the short side becomes `resize` and the long side
+ * round(long · resize/short) (Python round), then a crop × crop window at
+ * (⌊w/2⌋ − ⌊crop/2⌋, ⌊h/2⌋ − ⌊crop/2⌋).
  */
-export function boxToOriginal(box: Box, g: LetterboxGeometry, width: number, height: number): Box {
-  const clip = (v: number, hi: number): number => Math.min(Math.max(v, 0), hi);
+export function computeZooCrop(
+  width: number,
+  height: number,
+  resize: number,
+  crop: number,
+): CropGeometry {
+  const ratio = resize / Math.min(width, height);
+  const resizedWidth = width > height ? roundHalfEven(ratio * width) : resize;
+  const resizedHeight = width > height ? resize : roundHalfEven(ratio * height);
+  const cw = Math.min(crop, resizedWidth);
+  const ch = Math.min(crop, resizedHeight);
   return {
-    x1: clip((box.x1 - g.padLeft) / g.scale, width),
-    y1: clip((box.y1 - g.padTop) / g.scale, height),
-    x2: clip((box.x2 - g.padLeft) / g.scale, width),
-    y2: clip((box.y2 - g.padTop) / g.scale, height),
+    resizedWidth,
+    resizedHeight,
+    left: Math.floor(resizedWidth / 2) - Math.floor(cw / 2),
+    top: Math.floor(resizedHeight / 2) - Math.floor(ch / 2),
+    width: cw,
+    height: ch,
+  };
+}
+
+/**
+ * Per-axis gains from the ROUNDED resized size, as Ultralytics 8.4 maps boxes back:
+ * x gain newWidth / W0, y gain newHeight / H0 (YOLOX's demo divides both by r instead).
+ */
+export function letterboxGains(
+  g: LetterboxGeometry,
+  width: number,
+  height: number,
+): { gx: number; gy: number } {
+  return { gx: g.newWidth / width, gy: g.newHeight / height };
+}
+
+/**
+ * Maps a box from model-input pixels back to the original image and clips it to
+ * [0, W0] × [0, H0]: subtract the integer pads, divide by the per-axis gains
+ * (letterboxGains), or by r for YOLOX (`perAxis` false).
+ */
+export function boxToOriginal(
+  box: Box,
+  g: LetterboxGeometry,
+  width: number,
+  height: number,
+  perAxis = true,
+): Box {
+  const clip = (v: number, hi: number): number => Math.min(Math.max(v, 0), hi);
+  const { gx, gy } = perAxis ? letterboxGains(g, width, height) : { gx: g.scale, gy: g.scale };
+  return {
+    x1: clip((box.x1 - g.padLeft) / gx, width),
+    y1: clip((box.y1 - g.padTop) / gy, height),
+    x2: clip((box.x2 - g.padLeft) / gx, width),
+    y2: clip((box.y2 - g.padTop) / gy, height),
   };
 }
 

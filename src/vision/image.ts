@@ -15,7 +15,8 @@ import type { Metadata, Sharp } from 'sharp';
 import { TritonError } from '../client/errors';
 import { floatToHalfBits } from '../client/tensor';
 import type { DataType } from '../client/types';
-import { computeCenterCrop, computeLetterbox } from './geometry';
+import { computeCenterCrop, computeLetterbox, computeZooCrop } from './geometry';
+import { resizeLinearCv, resizePil } from './resample';
 import type {
   CropGeometry,
   DecodedImage,
@@ -39,9 +40,32 @@ const ACCEPTED =
   'Send a Buffer holding a JPEG, PNG, WebP, GIF, TIFF or AVIF image, a data URL or base64 ' +
   'string of one, or raw pixels as {data, width, height, channels: 1|3|4}';
 
+/**
+ * How the image is brought to the model's size.
+ * - 'exact' (default): full decode, then the reference's own resize, bit for bit: OpenCV's
+ *   cv2.resize INTER_LINEAR for letterbox models (Ultralytics, yolov5 detect.py, the YOLOX
+ *   demo) and Pillow's antialiased convolution resize for classifiers (torchvision, ONNX
+ *   Model Zoo).
+ * - 'fast': libvips resizes while it decodes (JPEG shrink-on-load, libvips' own bilinear /
+ *   bicubic reduce): less work on large photos, results a little off the references.
+ */
+export type ResizeMode = 'exact' | 'fast';
+export const RESIZE_MODES: readonly ResizeMode[] = ['exact', 'fast'];
+
+/**
+ * What happens to an embedded ICC colour profile: 'ignore' (default) keeps the stored
+ * values, as cv2.imread and PIL's Image.open do; 'apply' converts to sRGB through it.
+ */
+export type IccMode = 'ignore' | 'apply';
+export const ICC_MODES: readonly IccMode[] = ['ignore', 'apply'];
+
 export interface DecodeOptions {
   /** Largest accepted width × height, in pixels (default 50e6). Checked from the header. */
   maxPixels?: number;
+  /** Default 'exact'. */
+  resize?: ResizeMode;
+  /** Default 'ignore'. */
+  icc?: IccMode;
   /**
    * Where prepareInput's tensor memory comes from (default: a fresh allocation). A pool
    * saves the page faults of mapping ~5 MB of new memory per image; the caller must give
@@ -112,6 +136,31 @@ function tooLarge(width: number, height: number, maxPixels: number): TritonError
       `over the limit of ${maxPixels.toLocaleString('en-US')} pixels: send a smaller image ` +
       `or raise the node's maximum image size`,
   );
+}
+
+function checkChoice<T extends string>(
+  name: string,
+  value: unknown,
+  allowed: readonly T[],
+  fallback: T,
+): T {
+  if (value === undefined || value === null || value === '') return fallback;
+  if (typeof value === 'string' && (allowed as readonly string[]).includes(value))
+    return value as T;
+  throw new TritonError(
+    'INVALID_OPTION',
+    `Option ${name} must be ${allowed.map((a) => `'${a}'`).join(' or ')} (got ${JSON.stringify(value) ?? String(value)}); fix it in the node or in msg.triton`,
+  );
+}
+
+/** Validated resize mode (INVALID_OPTION otherwise). */
+export function checkResizeMode(value: unknown): ResizeMode {
+  return checkChoice('resize', value, RESIZE_MODES, 'exact');
+}
+
+/** Validated ICC mode (INVALID_OPTION otherwise). */
+export function checkIccMode(value: unknown): IccMode {
+  return checkChoice('icc', value, ICC_MODES, 'ignore');
 }
 
 function checkMaxPixels(maxPixels: number | undefined): number {
@@ -256,9 +305,15 @@ export function imageErrorFromSharp(err: unknown, format: string): TritonError {
 
 /**
  * Validates the input, reads only the header, enforces maxPixels and returns a pipeline
- * that will decode, auto-orient, drop alpha and convert to sRGB when it runs.
+ * that will decode, auto-orient, drop alpha and bring the pixels to 8-bit RGB when it runs.
+ * An embedded ICC profile is ignored (the stored values are kept, as cv2.imread and PIL do)
+ * unless icc is 'apply', which converts through it to sRGB.
  */
-async function open(source: Source, maxPixels: number): Promise<OpenedImage> {
+async function open(
+  source: Source,
+  maxPixels: number,
+  icc: IccMode = 'ignore',
+): Promise<OpenedImage> {
   // sharp wants an integral limit; it is the second guard, the header check is the first.
   const limitInputPixels = Number.isFinite(maxPixels) ? Math.max(1, Math.floor(maxPixels)) : false;
   if (source.kind === 'raw') {
@@ -285,7 +340,12 @@ async function open(source: Source, maxPixels: number): Promise<OpenedImage> {
   const swap = (meta.orientation ?? 1) >= 5;
   const width = swap ? storedH : storedW;
   const height = swap ? storedW : storedH;
-  const pipeline = sharp(source.bytes, { failOn: FAIL_ON, limitInputPixels, autoOrient: true });
+  const pipeline = sharp(source.bytes, {
+    failOn: FAIL_ON,
+    limitInputPixels,
+    autoOrient: true,
+    ignoreIcc: icc === 'ignore',
+  });
   return { pipeline: normalise(pipeline), width, height, format };
 }
 
@@ -343,13 +403,21 @@ export async function decodeImage(
   opts: DecodeOptions = {},
 ): Promise<DecodedImage> {
   const maxPixels = checkMaxPixels(opts.maxPixels);
-  const source = toSource(input);
+  const icc = checkIccMode(opts.icc);
+  return decodeSource(toSource(input), maxPixels, icc);
+}
+
+async function decodeSource(
+  source: Source,
+  maxPixels: number,
+  icc: IccMode,
+): Promise<DecodedImage> {
   if (source.kind === 'raw') {
     const { width, height } = source.frame;
     if (width * height > maxPixels) throw tooLarge(width, height, maxPixels);
     return { data: rawToRgb(source.frame), width, height, channels: 3, format: 'raw' };
   }
-  const opened = await open(source, maxPixels);
+  const opened = await open(source, maxPixels, icc);
   const { data, width, height } = await runRaw(opened.pipeline, opened.format);
   return { data, width, height, channels: 3, format: opened.format };
 }
@@ -367,8 +435,8 @@ export async function encodeImage(
 }
 
 /**
- * Renders the letterboxed model input as an image (resized to newWidth×newHeight with
- * bilinear filtering, placed at padLeft/padTop on a padValue background): what the model
+ * Renders the letterboxed model input as an image (resized to newWidth×newHeight as
+ * cv2.resize INTER_LINEAR, placed at padLeft/padTop on a padValue background): what the model
  * sees, for debugging and for drawing in input space.
  */
 export async function letterboxImage(
@@ -376,13 +444,9 @@ export async function letterboxImage(
   g: LetterboxGeometry,
   padValue = 114,
 ): Promise<DecodedImage> {
-  const pixels =
-    image.width === g.newWidth && image.height === g.newHeight
-      ? image.data
-      : await sharp(image.data, { raw: { width: image.width, height: image.height, channels: 3 } })
-          .resize(g.newWidth, g.newHeight, { kernel: 'linear', fit: 'fill' })
-          .raw()
-          .toBuffer();
+  const pixels = asBuffer(
+    resizeLinearCv(image.data, image.width, image.height, g.newWidth, g.newHeight),
+  );
   const out = Buffer.alloc(g.inputWidth * g.inputHeight * 3, padValue);
   const rowBytes = g.newWidth * 3;
   for (let y = 0; y < g.newHeight; y++) {
@@ -824,15 +888,18 @@ function checkShape(profile: Pick<ModelProfile, 'input'>): void {
 }
 
 /**
- * Decodes `input` and builds the model input tensor in one go. sharp resizes while it
- * decodes (JPEG shrink-on-load: a 4000×3000 photo is never expanded to full size for a
- * 640 input), then one JS pass writes the tensor. Original pixels are not kept: call
- * decodeImage (or annotate with the original input) when they are needed.
+ * Decodes `input` and builds the model input tensor in one go. Original pixels are not
+ * kept: call decodeImage (or annotate with the original input) when they are needed.
  *
- * letterbox: computeLetterbox(W0, H0, inW, inH, centred), bilinear resize ('linear', as
- *   cv2 INTER_LINEAR), pad with padValue, colour order, × scale.
- * imagenet: computeCenterCrop, resize the short side (bicubic or bilinear, antialiased as
- *   PIL), centre crop, v/255, (x − mean) / std.
+ * resize 'exact' (default): the full image is decoded (no shrink-on-load; an embedded ICC
+ * profile ignored unless icc = 'apply'), then resized as the reference does it:
+ *   letterbox: computeLetterbox(W0, H0, inW, inH, centred), cv2.resize INTER_LINEAR
+ *     (resizeLinearCv), pad with padValue, colour order, × scale;
+ *   imagenet: the preset's geometry (torchvision: computeCenterCrop; onnx-zoo:
+ *     computeZooCrop), Pillow's resize with the preset's filter, crop, v/255, (x − mean) / std.
+ * resize 'fast': libvips resizes while it decodes (JPEG shrink-on-load, its own linear /
+ *   cubic reduce), then the same geometry and tensor.
+ * The tensor's allocation and padding run on the main thread while libvips decodes.
  */
 export async function prepareInput(
   input: ImageInput,
@@ -841,35 +908,47 @@ export async function prepareInput(
 ): Promise<PreparedInput> {
   const t0 = performance.now();
   const maxPixels = checkMaxPixels(opts.maxPixels);
+  const mode = checkResizeMode(opts.resize);
+  const icc = checkIccMode(opts.icc);
   const datatype = tensorDataType(profile);
   checkShape(profile);
   const { width: inW, height: inH, layout } = profile.input;
   const pre = profile.preprocess;
   const source = toSource(input);
+  const pool = opts.tensorPool ? { pool: opts.tensorPool } : {};
 
   if (pre.kind === 'letterbox') {
     let W0: number;
     let H0: number;
     let pixels: Promise<Uint8Array> | Uint8Array;
     let g: LetterboxGeometry;
-    if (source.kind === 'raw' && source.frame.channels === 3) {
+    if (source.kind === 'raw') {
       ({ width: W0, height: H0 } = source.frame);
       if (W0 * H0 > maxPixels) throw tooLarge(W0, H0, maxPixels);
       g = computeLetterbox(W0, H0, inW, inH, pre.centred);
-      // A frame already at the target size (a camera set to the model size) skips sharp.
+      const rgb = rawToRgb(source.frame);
+      // A frame already at the target size (a camera set to the model size) is used as is.
       pixels =
         g.newWidth === W0 && g.newHeight === H0
-          ? source.frame.data
-          : pixelsOf(
-              resizeTo(await open(source, maxPixels), g.newWidth, g.newHeight, 'linear'),
-              'raw',
-            );
+          ? rgb
+          : mode === 'exact'
+            ? resizeLinearCv(rgb, W0, H0, g.newWidth, g.newHeight)
+            : pixelsOf(
+                resizeTo(await open(source, maxPixels), g.newWidth, g.newHeight, 'linear'),
+                'raw',
+              );
     } else {
-      const opened = await open(source, maxPixels);
+      const opened = await open(source, maxPixels, icc);
       W0 = opened.width;
       H0 = opened.height;
       g = computeLetterbox(W0, H0, inW, inH, pre.centred);
-      pixels = pixelsOf(resizeTo(opened, g.newWidth, g.newHeight, 'linear'), opened.format);
+      const { newWidth: nw, newHeight: nh } = g;
+      pixels =
+        mode === 'exact'
+          ? runRaw(opened.pipeline, opened.format).then((d) =>
+              resizeLinearCv(d.data, d.width, d.height, nw, nh),
+            )
+          : pixelsOf(resizeTo(opened, nw, nh, 'linear'), opened.format);
     }
     const { tensor, decodedAt } = await render(pixels, g.newWidth, g.newHeight, {
       width: inW,
@@ -881,7 +960,7 @@ export async function prepareInput(
       scale: pre.scale,
       layout,
       datatype,
-      ...(opts.tensorPool ? { pool: opts.tensorPool } : {}),
+      ...pool,
     });
     return {
       tensor,
@@ -894,8 +973,20 @@ export async function prepareInput(
     };
   }
 
-  const opened = await open(source, maxPixels);
-  const c = computeCenterCrop(opened.width, opened.height, pre.resize, pre.crop);
+  let W0: number;
+  let H0: number;
+  let opened: OpenedImage | undefined;
+  if (source.kind === 'raw') {
+    ({ width: W0, height: H0 } = source.frame);
+    if (W0 * H0 > maxPixels) throw tooLarge(W0, H0, maxPixels);
+  } else {
+    opened = await open(source, maxPixels, icc);
+    ({ width: W0, height: H0 } = opened);
+  }
+  const c =
+    pre.preset === 'onnx-zoo'
+      ? computeZooCrop(W0, H0, pre.resize, pre.crop)
+      : computeCenterCrop(W0, H0, pre.resize, pre.crop);
   if (c.width !== inW || c.height !== inH) {
     throw new TritonError(
       'UNSUPPORTED_MODEL',
@@ -903,31 +994,64 @@ export async function prepareInput(
         `model's input is ${inW}×${inH}: set resize ≥ crop and crop = the input size`,
     );
   }
-  const kernel = pre.interpolation === 'bicubic' ? 'cubic' : 'linear';
-  const pipeline = resizeTo(opened, c.resizedWidth, c.resizedHeight, kernel).extract({
-    left: c.left,
-    top: c.top,
-    width: c.width,
-    height: c.height,
-  });
-  const { tensor, decodedAt } = await render(pixelsOf(pipeline, opened.format), c.width, c.height, {
+  let pixels: Promise<Uint8Array>;
+  if (mode === 'exact') {
+    const decoded = opened
+      ? runRaw(opened.pipeline, opened.format)
+      : Promise.resolve({
+          data: rawToRgb((source as { frame: RawFrame }).frame),
+          width: W0,
+          height: H0,
+        });
+    pixels = decoded.then((d) =>
+      cropRgb(
+        resizePil(d.data, d.width, d.height, c.resizedWidth, c.resizedHeight, pre.interpolation),
+        c,
+      ),
+    );
+  } else {
+    const o = opened ?? (await open(source, maxPixels));
+    const kernel = pre.interpolation === 'bicubic' ? 'cubic' : 'linear';
+    const pipeline = resizeTo(o, c.resizedWidth, c.resizedHeight, kernel).extract({
+      left: c.left,
+      top: c.top,
+      width: c.width,
+      height: c.height,
+    });
+    pixels = pixelsOf(pipeline, o.format);
+  }
+  const { tensor, decodedAt } = await render(pixels, c.width, c.height, {
     colour: pre.colour,
     scale: 1 / 255,
     mean: pre.mean,
     std: pre.std,
     layout,
     datatype,
-    ...(opts.tensorPool ? { pool: opts.tensorPool } : {}),
+    ...pool,
   });
   return {
     tensor,
     shape: [...profile.input.shape],
-    width: opened.width,
-    height: opened.height,
+    width: W0,
+    height: H0,
     crop: c,
     decodeMs: decodedAt - t0,
     preprocessMs: performance.now() - decodedAt,
   };
+}
+
+/** The crop rectangle of packed RGB pixels [resizedHeight, resizedWidth, 3]. */
+function cropRgb(src: Uint8Array, c: CropGeometry): Uint8Array {
+  if (c.left === 0 && c.top === 0 && c.width === c.resizedWidth && c.height === c.resizedHeight) {
+    return src;
+  }
+  const out = new Uint8Array(c.width * c.height * 3);
+  const row = c.width * 3;
+  for (let y = 0; y < c.height; y++) {
+    const from = ((c.top + y) * c.resizedWidth + c.left) * 3;
+    out.set(src.subarray(from, from + row), y * row);
+  }
+  return out;
 }
 
 /** Starts the libvips work now (toBuffer queues it on the thread pool at once). */
@@ -969,9 +1093,12 @@ function resizeTo(
 }
 
 /**
- * For callers that draw on the original (annotate): validates `input`, checks maxPixels
- * from the header, and returns a sharp pipeline that yields the oriented RGB image.
+ * For callers that draw on the original (annotate, preview): validates `input`, checks
+ * maxPixels from the header, and returns a sharp pipeline that yields the oriented RGB
+ * image. Unlike the model input, an embedded ICC profile is applied by default (icc
+ * 'apply'), so that drawings look as the photo does.
  */
 export async function openImage(input: ImageInput, opts: DecodeOptions = {}): Promise<OpenedImage> {
-  return open(toSource(input), checkMaxPixels(opts.maxPixels));
+  // Pictures made for people to look at: an embedded profile is applied unless told not to.
+  return open(toSource(input), checkMaxPixels(opts.maxPixels), checkIccMode(opts.icc ?? 'apply'));
 }

@@ -10,9 +10,11 @@ import { annotate } from './annotate';
 import { classify } from './classify';
 import { decodeDetections } from './detect';
 import { TensorPool, prepareInput } from './image';
-import { deriveProfile } from './profile';
+import type { IccMode, ResizeMode } from './image';
+import { deriveProfile, withPreset } from './profile';
 import { decodeSegments } from './segment';
 import type {
+  ClassifyPreset,
   Classification,
   ClassifyOptions,
   Detection,
@@ -41,6 +43,19 @@ export interface TaskOptions extends SegmentOptions, ClassifyOptions, ProfileOpt
   annotateFormat?: 'jpeg' | 'png';
   /** Largest image accepted, in pixels (default 50 MP). */
   maxPixels?: number;
+  /**
+   * 'exact' (default): full decode and the reference's resize bit for bit (cv2.resize
+   * INTER_LINEAR for YOLO letterboxes, Pillow for classifiers). 'fast': libvips
+   * shrink-on-load + its own reduce (cheaper on big photos, measured deviation in the README).
+   */
+  resize?: ResizeMode;
+  /** Embedded ICC profile: 'ignore' (default, as cv2.imread / PIL) or 'apply' (to sRGB). */
+  icc?: IccMode;
+  /**
+   * Classification pre-processing preset, overriding the model's config parameter
+   * `preprocess`: 'torchvision' or 'onnx-zoo'. Ignored for detect / segment models.
+   */
+  preprocess?: ClassifyPreset;
 }
 
 export interface TaskTimings {
@@ -174,10 +189,17 @@ export async function runTask(
 ): Promise<TaskResult> {
   const t0 = performance.now();
   const profile = await resolveProfile(client, model, options.version ?? '', options);
-  const prepared = await prepareInput(image, profile, {
-    ...(options.maxPixels !== undefined ? { maxPixels: options.maxPixels } : {}),
-    tensorPool,
-  });
+  const preprocess = withPreset(profile.preprocess, options.preprocess);
+  const prepared = await prepareInput(
+    image,
+    preprocess === profile.preprocess ? profile : { input: profile.input, preprocess },
+    {
+      ...(options.maxPixels !== undefined ? { maxPixels: options.maxPixels } : {}),
+      ...(options.resize !== undefined ? { resize: options.resize } : {}),
+      ...(options.icc !== undefined ? { icc: options.icc } : {}),
+      tensorPool,
+    },
+  );
   const original = { width: prepared.width, height: prepared.height };
 
   const tInfer = performance.now();

@@ -9,7 +9,38 @@
 import { TritonError } from '../client/errors';
 import type { DataType, ModelConfig, ModelMetadata, TensorMetadata } from '../client/types';
 import { COCO80, IMAGENET1000 } from './labels';
-import type { Family, ModelProfile, Preprocess, Task } from './types';
+import type { ClassifyPreset, Family, ModelProfile, Preprocess, Task } from './types';
+
+/**
+ * Classification presets, named after the reference each reproduces:
+ * - 'torchvision': EfficientNet-B0 IMAGENET1K_V1 transforms: Resize(256, BICUBIC, antialias)
+ *   of the short side (long side truncated), CenterCrop(224), ToTensor, Normalize.
+ * - 'onnx-zoo': the ONNX Model Zoo's imagenet_preprocess: PIL BILINEAR with the long side
+ *   rounded, crop at w//2 − 112, /255, mean/std.
+ */
+export const CLASSIFY_PRESETS: readonly ClassifyPreset[] = ['torchvision', 'onnx-zoo'];
+const PRESET_FILTER: Record<ClassifyPreset, 'bicubic' | 'bilinear'> = {
+  torchvision: 'bicubic',
+  'onnx-zoo': 'bilinear',
+};
+
+/**
+ * A classify profile's pre-processing switched to `preset` (its default filter, the same
+ * resize and crop sizes). Letterbox pre-processing is returned unchanged.
+ * @throws TritonError INVALID_OPTION for an unknown preset name.
+ */
+export function withPreset(pre: Preprocess, preset: unknown): Preprocess {
+  if (preset === undefined || preset === null || preset === '') return pre;
+  if (typeof preset !== 'string' || !(CLASSIFY_PRESETS as readonly string[]).includes(preset)) {
+    throw new TritonError(
+      'INVALID_OPTION',
+      `Option preprocess must be ${CLASSIFY_PRESETS.map((x) => `'${x}'`).join(' or ')} (got ${JSON.stringify(preset) ?? String(preset)}); fix it in the node or in msg.triton`,
+    );
+  }
+  if (pre.kind !== 'imagenet') return pre;
+  const p = preset as ClassifyPreset;
+  return { ...pre, preset: p, interpolation: PRESET_FILTER[p] };
+}
 
 export interface ProfileOverrides {
   /** Force the task (as the config parameter `task` would). */
@@ -35,6 +66,8 @@ const STRIDES = [8, 16, 32];
 const TASKS: readonly Task[] = ['detect', 'segment', 'classify'];
 
 const INPUT_TYPES: readonly DataType[] = ['FP32', 'FP16', 'UINT8'];
+/** Output types the post-processing reads (FP16 is widened to FP32 on arrival). */
+const OUTPUT_TYPES: readonly DataType[] = ['FP32', 'FP16'];
 
 /** Anchor points of an anchor-free head (YOLOv8/YOLOX) for an input of w×h: Σ (w/s)·(h/s). */
 export function anchorCount(width: number, height: number): number {
@@ -443,6 +476,19 @@ export function deriveProfile(
     if (task === 'segment' && proto) outputNames.prototypes = proto.name;
   }
 
+  // ---- output types: scores, boxes and mask logits must be floats ----
+  for (const [role, name] of Object.entries(outputNames)) {
+    const meta = metadata.outputs.find((o) => o.name === name);
+    const dt = bareType(String(meta?.datatype ?? ''));
+    if (dt !== '' && !(OUTPUT_TYPES as readonly string[]).includes(dt)) {
+      throw new TritonError(
+        'UNSUPPORTED_MODEL',
+        `Model '${model}' output '${name}' (${role === 'logits' ? 'class scores' : role}) is ${dt}; it must be FP32 or FP16: export the model with float outputs (quantised models keep float I/O)`,
+        details,
+      );
+    }
+  }
+
   // ---- labels ----
   let labels: string[];
   const paramLabels = param(config, 'labels');
@@ -481,14 +527,28 @@ export function deriveProfile(
         details,
       );
     }
+    const presetParam = param(config, 'preprocess');
+    let preset: ClassifyPreset = 'torchvision';
+    if (presetParam !== undefined) {
+      const p = presetParam.trim().toLowerCase();
+      if (!(CLASSIFY_PRESETS as readonly string[]).includes(p)) {
+        throw new TritonError(
+          'INVALID_CONFIG',
+          `Model '${model}' has preprocess '${presetParam}'; use ${CLASSIFY_PRESETS.map((x) => `'${x}'`).join(' or ')}`,
+          details,
+        );
+      }
+      preset = p as ClassifyPreset;
+    }
     const interp = param(config, 'interpolation')?.toLowerCase();
     preprocess = {
       kind: 'imagenet',
+      preset,
       resize,
       crop,
       mean: [...IMAGENET_MEAN],
       std: [...IMAGENET_STD],
-      interpolation: interp === 'bilinear' ? 'bilinear' : 'bicubic',
+      interpolation: interp === 'bilinear' || interp === 'bicubic' ? interp : PRESET_FILTER[preset],
       colour: param(config, 'colour')?.toUpperCase() === 'BGR' ? 'BGR' : 'RGB',
     };
   } else if (family === 'yolox') {

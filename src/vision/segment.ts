@@ -1,25 +1,25 @@
 /**
  * YOLOv8-seg (and YOLOv5-seg) outputs → detections with instance masks on the original image.
  *
- * Per kept instance (REFERENCE B.4): probabilities sigmoid(coeffs · protos) are formed only
- * inside the instance's box in prototype space (x1 ≤ c < x2, y1 ≤ r < y2; zero elsewhere),
- * then sampled bilinearly (align_corners=False) straight at each original-image pixel through
- * the letterbox (scale and pad), within the original-space box, and thresholded. Going from
- * prototypes to original pixels in one resampling keeps the letterbox pad out of the mask
- * (the seed stretched the padded prototype over the whole image) and never builds the
- * input-sized intermediate mask.
+ * Per kept instance, as Ultralytics 8.4's retina-mask path (process_mask_native): the mask
+ * logits coeffs · protos are upsampled (raw values, no sigmoid) to the original image by its
+ * two bilinear resamplings (maskGeometry), kept inside the instance's box at full resolution
+ * (x1 ≤ c < x2, y1 ≤ r < y2) and thresholded: logit > 0, i.e. probability > 0.5, or
+ * logit(maskThreshold) for another threshold. Only the box's pixels and the prototype tile
+ * they read are ever computed. Instances whose mask comes out empty are dropped, as
+ * Ultralytics drops them.
  */
 import sharp from 'sharp';
 import { TritonError } from '../client/errors';
 import {
   checkUnit,
-  inputBox,
   resolveDetectOptions,
   selectDetections,
   toDetections,
   type OutputTensor,
   type SelectedDetections,
 } from './detect';
+import { roundHalfEven } from './geometry';
 import type { Detection, LetterboxGeometry, Mask, ModelProfile, SegmentOptions } from './types';
 
 /** A binary mask covering a box of the original image. */
@@ -58,90 +58,162 @@ function protoDims(protos: OutputTensor, profile: ModelProfile): [number, number
   return [dims[0]!, dims[1]!, dims[2]!];
 }
 
-/** Bilinear source taps along one axis (PyTorch's align_corners=False rule, edge clamped). */
-interface Taps {
-  i0: Int32Array;
-  i1: Int32Array;
-  w: Float32Array;
-}
-
 /**
- * Taps for original pixels 0..size-1 along one axis: pixel centre → model-input coordinate
- * (·scale + pad) → prototype coordinate (·protoSize/inputSize) → source index.
+ * Per original pixel along one axis, up to four prototype indices and their weights: the
+ * composition of Ultralytics 8.4's two bilinear resamplings (see maskTaps).
  */
-function axisTaps(
-  size: number,
-  scale: number,
-  pad: number,
-  inputSize: number,
-  protoSize: number,
-): Taps {
-  const i0 = new Int32Array(size);
-  const i1 = new Int32Array(size);
-  const w = new Float32Array(size);
-  const f = protoSize / inputSize;
-  for (let p = 0; p < size; p++) {
-    let src = ((p + 0.5) * scale + pad) * f - 0.5;
-    if (src < 0) src = 0;
-    let a = Math.floor(src);
-    if (a > protoSize - 1) a = protoSize - 1;
-    i0[p] = a;
-    i1[p] = a < protoSize - 1 ? a + 1 : a;
-    w[p] = Math.min(1, src - a);
-  }
-  return { i0, i1, w };
+interface Taps {
+  /** [size, 4] prototype indices (only the first `k` of each four are used). */
+  idx: Int32Array;
+  /** [size, 4] weights. */
+  w: Float64Array;
+  /** Taps per pixel: 2 when the ×f step is ×1 (plain bilinear), else 4. */
+  k: 2 | 4;
 }
 
 /**
- * One instance's mask on the original image, restricted to its (original-space) box.
+ * PyTorch's F.interpolate(bilinear, align_corners=False) source taps along one axis, in
+ * float32 as its CPU kernel computes them: src = max(scale·(d + 0.5) − 0.5, 0),
+ * i0 = ⌊src⌋, i1 = min(i0 + 1, n − 1), weight of i1 = src − i0.
+ */
+function torchLinear(
+  n: number,
+  out: number,
+  scale: number,
+): { i0: Int32Array; i1: Int32Array; l1: Float32Array } {
+  const i0 = new Int32Array(out);
+  const i1 = new Int32Array(out);
+  const l1 = new Float32Array(out);
+  const s = Math.fround(scale);
+  for (let d = 0; d < out; d++) {
+    let src = Math.fround(Math.fround(s * Math.fround(d + 0.5)) - 0.5);
+    if (src < 0) src = 0;
+    const a = Math.min(Math.floor(src), n - 1);
+    i0[d] = a;
+    i1[d] = a < n - 1 ? a + 1 : a;
+    l1[d] = Math.fround(src - a);
+  }
+  return { i0, i1, l1 };
+}
+
+/**
+ * Ultralytics 8.4's process_mask_native geometry, per axis. The prototype plane (m pixels,
+ * input = 4m) is first upsampled by f ∈ {1, 2, 4}, the smallest factor that puts the
+ * letterbox padding on whole pixels (f = 4 / gcd(4, pad | pad//2), pad = the input's total
+ * padding on both axes OR-ed together), then scale_masks crops the content span
+ * [round(pad_f − 0.1), + round(size·gain_f)) of the f-times plane and resizes it to `size`
+ * (pad_f = (f·m − round(size·gain_f)) / 2, gain_f = min over both axes of f·m/size).
+ */
+export function maskGeometry(
+  mw: number,
+  mh: number,
+  width: number,
+  height: number,
+): { f: number; x: { start: number; end: number }; y: { start: number; end: number } } {
+  const gain = Math.min((4 * mh) / height, (4 * mw) / width);
+  const pad =
+    (4 * mh - Math.max(roundHalfEven(height * gain), 1)) |
+    (4 * mw - Math.max(roundHalfEven(width * gain), 1));
+  const f = 4 / gcd(4, pad | Math.floor(pad / 2));
+  const g = Math.min((f * mh) / height, (f * mw) / width);
+  const spanW = Math.max(roundHalfEven(width * g), 1);
+  const spanH = Math.max(roundHalfEven(height * g), 1);
+  const left = roundHalfEven((f * mw - spanW) / 2 - 0.1);
+  const top = roundHalfEven((f * mh - spanH) / 2 - 0.1);
+  return { f, x: { start: left, end: left + spanW }, y: { start: top, end: top + spanH } };
+}
+
+function gcd(a: number, b: number): number {
+  while (b) [a, b] = [b, a % b];
+  return Math.abs(a);
+}
+
+/** Composite taps for `size` original pixels from an m-pixel prototype axis. */
+function maskTaps(m: number, f: number, span: { start: number; end: number }, size: number): Taps {
+  const up = torchLinear(m, m * f, 1 / f);
+  const n = span.end - span.start;
+  const st = torchLinear(n, size, n / size);
+  const idx = new Int32Array(size * 4);
+  const w = new Float64Array(size * 4);
+  const k = f === 1 ? 2 : 4;
+  for (let p = 0; p < size; p++) {
+    const q0 = span.start + st.i0[p]!;
+    const q1 = span.start + st.i1[p]!;
+    const b = st.l1[p]!;
+    if (k === 2) {
+      // ×1 is the identity (source = d, weight of d + 1 is 0): two taps.
+      idx[p * 4] = q0;
+      idx[p * 4 + 1] = q1;
+      w[p * 4] = 1 - b;
+      w[p * 4 + 1] = b;
+      continue;
+    }
+    idx[p * 4] = up.i0[q0]!;
+    idx[p * 4 + 1] = up.i1[q0]!;
+    idx[p * 4 + 2] = up.i0[q1]!;
+    idx[p * 4 + 3] = up.i1[q1]!;
+    w[p * 4] = (1 - b) * (1 - up.l1[q0]!);
+    w[p * 4 + 1] = (1 - b) * up.l1[q0]!;
+    w[p * 4 + 2] = b * (1 - up.l1[q1]!);
+    w[p * 4 + 3] = b * up.l1[q1]!;
+  }
+  return { idx, w, k };
+}
+
+function tapRange(t: Taps, from: number, to: number): [number, number] {
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (let p = from; p < to; p++) {
+    for (let i = p * 4; i < p * 4 + t.k; i++) {
+      lo = Math.min(lo, t.idx[i]!);
+      hi = Math.max(hi, t.idx[i]!);
+    }
+  }
+  return [lo, hi];
+}
+
+/** The logit a mask probability threshold corresponds to: sigmoid(v) > t ⇔ v > logit(t). */
+export function logitOf(threshold: number): number {
+  if (threshold <= 0) return -Infinity;
+  if (threshold >= 1) return Infinity;
+  return Math.log(threshold / (1 - threshold));
+}
+
+/**
+ * One instance's mask on the original image, restricted to its box (Ultralytics' retina
+ * path, process_mask_native): mask logits coeffs · protos, upsampled bilinearly to the
+ * image from the pad-free prototype span, kept where x1 ≤ c < x2 and y1 ≤ r < y2 (the
+ * box in original pixels) and the logit is above `logitThreshold` (0 = probability 0.5).
+ * Only the prototype tile the box reads and the box's own pixels are computed.
  *
  * @param coeffs [nm] mask coefficients of the instance.
  * @param protos [nm, mh, mw] prototypes (row-major).
- * @param box    Instance box in model-input pixels (unclipped), as NMS kept it.
+ * @param box    Instance box in original-image pixels, clipped.
  */
 function instanceMask(
   coeffs: Float32Array,
   protos: Float32Array,
   dims: [number, number, number],
   box: { x1: number; y1: number; x2: number; y2: number },
-  geometry: LetterboxGeometry,
-  original: { width: number; height: number },
   cols: Taps,
   rows: Taps,
-  threshold: number,
+  logitThreshold: number,
 ): BoxMask {
   const [nm, mh, mw] = dims;
-  const g = geometry;
-  const W0 = original.width;
-  const H0 = original.height;
-  // Original-space box (pixel c is inside when x1 ≤ c < x2).
-  const ox1 = Math.min(Math.max((box.x1 - g.padLeft) / g.scale, 0), W0);
-  const oy1 = Math.min(Math.max((box.y1 - g.padTop) / g.scale, 0), H0);
-  const ox2 = Math.min(Math.max((box.x2 - g.padLeft) / g.scale, 0), W0);
-  const oy2 = Math.min(Math.max((box.y2 - g.padTop) / g.scale, 0), H0);
-  const left = Math.ceil(ox1);
-  const top = Math.ceil(oy1);
-  const width = Math.max(0, Math.ceil(ox2) - left);
-  const height = Math.max(0, Math.ceil(oy2) - top);
+  const left = Math.ceil(box.x1);
+  const top = Math.ceil(box.y1);
+  const width = Math.max(0, Math.ceil(box.x2) - left);
+  const height = Math.max(0, Math.ceil(box.y2) - top);
   const data = new Uint8Array(width * height);
   if (width === 0 || height === 0) {
     return { left, top, width, height, data, area: 0, runs: new Runs(0) };
   }
 
-  // Prototype tile the taps touch, and the crop (in prototype pixels) inside it.
-  const tc0 = cols.i0[left]!;
-  const tc1 = cols.i1[left + width - 1]!;
-  const tr0 = rows.i0[top]!;
-  const tr1 = rows.i1[top + height - 1]!;
+  // Prototype tile the taps touch.
+  const [tc0, tc1] = tapRange(cols, left, left + width);
+  const [tr0, tr1] = tapRange(rows, top, top + height);
   const tw = tc1 - tc0 + 1;
   const th = tr1 - tr0 + 1;
-  const fx = mw / g.inputWidth;
-  const fy = mh / g.inputHeight;
-  const cx1 = box.x1 * fx;
-  const cx2 = box.x2 * fx;
-  const cy1 = box.y1 * fy;
-  const cy2 = box.y2 * fy;
-
   const tile = new Float32Array(tw * th);
   const plane = mh * mw;
   for (let k = 0; k < nm; k++) {
@@ -154,31 +226,79 @@ function instanceMask(
       for (let c = 0; c < tw; c++) tile[dst + c] += ck * protos[src + c]!;
     }
   }
-  for (let r = 0; r < th; r++) {
-    const pr = tr0 + r;
-    const rowIn = pr >= cy1 && pr < cy2;
-    for (let c = 0; c < tw; c++) {
-      const pc = tc0 + c;
-      const i = r * tw + c;
-      tile[i] = rowIn && pc >= cx1 && pc < cx2 ? 1 / (1 + Math.exp(-tile[i]!)) : 0;
-    }
-  }
 
-  // Separable bilinear: columns first for every tile row, then rows.
-  const horiz = new Float32Array(th * width);
+  // Separable: columns first for every tile row, then rows.
+  const horiz = new Float64Array(th * width);
+  const ci = cols.idx;
+  const cw = cols.w;
   for (let r = 0; r < th; r++) {
-    const trow = r * tw;
+    const t = r * tw - tc0;
     const hrow = r * width;
+    if (cols.k === 2) {
+      for (let j = 0; j < width; j++) {
+        const q = (left + j) * 4;
+        horiz[hrow + j] = cw[q]! * tile[t + ci[q]!]! + cw[q + 1]! * tile[t + ci[q + 1]!]!;
+      }
+      continue;
+    }
     for (let j = 0; j < width; j++) {
-      const c = left + j;
-      const wx = cols.w[c]!;
+      const q = (left + j) * 4;
       horiz[hrow + j] =
-        (1 - wx) * tile[trow + cols.i0[c]! - tc0]! + wx * tile[trow + cols.i1[c]! - tc0]!;
+        cw[q]! * tile[t + ci[q]!]! +
+        cw[q + 1]! * tile[t + ci[q + 1]!]! +
+        cw[q + 2]! * tile[t + ci[q + 2]!]! +
+        cw[q + 3]! * tile[t + ci[q + 3]!]!;
     }
   }
-  // A blend of two values above the threshold is above it, of two below is below: only
-  // where the two source rows disagree does a pixel need the blend. Runs of "above" per tile
-  // row turn the interior of an instance into memsets.
+  if (rows.k === 2) {
+    return twoTapRows(horiz, th, width, rows, top, height, tr0, left, logitThreshold, data);
+  }
+  let area = 0;
+  const runs = new Runs(height * 2);
+  for (let i = 0; i < height; i++) {
+    const q = (top + i) * 4;
+    const [w0, w1, w2, w3] = [rows.w[q]!, rows.w[q + 1]!, rows.w[q + 2]!, rows.w[q + 3]!];
+    const a0 = (rows.idx[q]! - tr0) * width;
+    const a1 = (rows.idx[q + 1]! - tr0) * width;
+    const a2 = (rows.idx[q + 2]! - tr0) * width;
+    const a3 = (rows.idx[q + 3]! - tr0) * width;
+    const out = i * width;
+    let runStart = -1;
+    for (let j = 0; j < width; j++) {
+      const v =
+        w0 * horiz[a0 + j]! + w1 * horiz[a1 + j]! + w2 * horiz[a2 + j]! + w3 * horiz[a3 + j]!;
+      if (v > logitThreshold) {
+        data[out + j] = 1;
+        area++;
+        if (runStart < 0) runStart = j;
+      } else if (runStart >= 0) {
+        runs.add(i, runStart, j);
+        runStart = -1;
+      }
+    }
+    if (runStart >= 0) runs.add(i, runStart, width);
+  }
+  return { left, top, width, height, data, area, runs };
+}
+
+/**
+ * The vertical pass when each output row blends two tile rows: a blend of two values above
+ * the threshold is above it, of two below is below, so only where the two rows disagree
+ * is a pixel computed; runs of "above" per tile row turn an instance's interior into
+ * memsets.
+ */
+function twoTapRows(
+  horiz: Float64Array,
+  th: number,
+  width: number,
+  rows: Taps,
+  top: number,
+  height: number,
+  tr0: number,
+  left: number,
+  threshold: number,
+  data: Uint8Array,
+): BoxMask {
   const runStart = new Int32Array(th + 1);
   const runList: number[] = [];
   for (let r = 0; r < th; r++) {
@@ -212,12 +332,13 @@ function instanceMask(
     openEnd = e;
   };
   for (let i = 0; i < height; i++) {
-    const r = top + i;
-    const wy = rows.w[r]!;
-    const ra = rows.i0[r]! - tr0;
-    const rb = rows.i1[r]! - tr0;
+    const q = (top + i) * 4;
+    const w0 = rows.w[q]!;
+    const w1 = rows.w[q + 1]!;
+    const ra = rows.idx[q]! - tr0;
+    const rb = rows.idx[q + 1]! - tr0;
     const out = i * width;
-    if (ra === rb || wy === 0) {
+    if (ra === rb || w1 === 0) {
       for (let k = runStart[ra]!; k < runStart[ra + 1]!; k += 2) {
         data.fill(1, out + runList[k]!, out + runList[k + 1]!);
         area += runList[k + 1]! - runList[k]!;
@@ -227,7 +348,7 @@ function instanceMask(
     }
     const a = ra * width;
     const b = rb * width;
-    // Walk both run lists together: segments inside both → 1, inside one → blend per pixel.
+    // Walk both run lists together: inside both → 1, inside one → blend per pixel.
     let ka = runStart[ra]!;
     let kb = runStart[rb]!;
     const ea = runStart[ra + 1]!;
@@ -248,7 +369,7 @@ function instanceMask(
         piece(i, x, next);
       } else if (inA || inB) {
         for (let j = x; j < next; j++) {
-          if ((1 - wy) * horiz[a + j]! + wy * horiz[b + j]! > threshold) {
+          if (w0 * horiz[a + j]! + w1 * horiz[b + j]! > threshold) {
             data[out + j] = 1;
             area++;
             piece(i, j, j + 1);
@@ -553,13 +674,14 @@ export function decodeSegmentsSync(
   opts: SegmentOptions = {},
 ): SegmentResult {
   const o = resolveDetectOptions(opts, profile);
-  const threshold = checkUnit('maskThreshold', opts.maskThreshold, 0.5, profile.model);
+  const threshold = logitOf(checkUnit('maskThreshold', opts.maskThreshold, 0.5, profile.model));
   const dims = protoDims(output1, profile);
   const sel: SelectedDetections = selectDetections(output0, profile, o);
   const detections = toDetections(sel, profile, geometry, original);
   const [nm, mh, mw] = dims;
-  const cols = axisTaps(original.width, geometry.scale, geometry.padLeft, geometry.inputWidth, mw);
-  const rows = axisTaps(original.height, geometry.scale, geometry.padTop, geometry.inputHeight, mh);
+  const mg = maskGeometry(mw, mh, original.width, original.height);
+  const cols = maskTaps(mw, mg.f, mg.x, original.width);
+  const rows = maskTaps(mh, mg.f, mg.y, original.height);
   const head = output0.data;
   const v8 = profile.family === 'yolov8';
   const anchorsTotal = v8
@@ -576,17 +698,7 @@ export function decodeSegmentsSync(
       const base = a * (5 + profile.numClasses + nm) + 5 + profile.numClasses;
       for (let k = 0; k < nm; k++) coeffs[k] = head[base + k]!;
     }
-    const m = instanceMask(
-      coeffs,
-      output1.data,
-      dims,
-      inputBox(sel, j),
-      geometry,
-      original,
-      cols,
-      rows,
-      threshold,
-    );
+    const m = instanceMask(coeffs, output1.data, dims, detections[j]!.box, cols, rows, threshold);
     masks.push(m);
     const contours = contoursOfRuns(m.runs, m.width, m.height);
     const polygons = contours.map((c) =>
@@ -596,7 +708,12 @@ export function decodeSegmentsSync(
     if (opts.rle) mask.rle = boxMaskToRle(m, original.width, original.height);
     detections[j]!.mask = mask;
   }
-  return { detections, masks };
+  // Ultralytics keeps only the instances whose mask has a pixel set.
+  const keep = masks.map((m) => m.area > 0);
+  return {
+    detections: detections.filter((_, j) => keep[j]),
+    masks: masks.filter((_, j) => keep[j]),
+  };
 }
 
 /**

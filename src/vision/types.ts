@@ -76,6 +76,12 @@ export type Preprocess =
     }
   | {
       kind: 'imagenet';
+      /**
+       * Whose geometry: 'torchvision' (Resize(short side) with the long side truncated, centre
+       * crop at round((dim − crop)/2)) or 'onnx-zoo' (long side rounded, crop at
+       * ⌊dim/2⌋ − ⌊crop/2⌋). Default 'torchvision'.
+       */
+      preset?: ClassifyPreset;
       resize: number;
       crop: number;
       mean: [number, number, number];
@@ -83,6 +89,9 @@ export type Preprocess =
       interpolation: 'bicubic' | 'bilinear';
       colour: 'RGB' | 'BGR';
     };
+
+/** Classification pre-processing named after its reference. */
+export type ClassifyPreset = 'torchvision' | 'onnx-zoo';
 
 /** Everything the pipeline needs to know about a model, derived from metadata + config. */
 export interface ModelProfile {

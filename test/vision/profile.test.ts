@@ -138,6 +138,7 @@ describe('deriveProfile', () => {
         assert.deepEqual(p.outputs, { logits: 'output' });
         assert.deepEqual(p.preprocess, {
           kind: 'imagenet',
+          preset: 'torchvision',
           resize: 256,
           crop: 224,
           mean: [0.485, 0.456, 0.406],

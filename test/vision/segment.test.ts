@@ -7,13 +7,17 @@ import type { LetterboxGeometry, Mask } from '../../src/vision/types';
 import { identity, V8Head, v8Profile } from './build';
 
 /**
- * One prototype [1, 1, 160, 160] that is +10 inside proto columns c0..c1-1 and rows r0..r1-1
- * and −10 elsewhere. With coefficient 1, sigmoid gives ≈1 inside and ≈0 outside, so the mask
- * is the rectangle scaled by 4 into the 640 input (proto stride 4).
+ * One prototype [1, 1, 160, 160] that is IN inside proto columns c0..c1-1 and rows r0..r1-1
+ * and OUT elsewhere. The logits are moderate and asymmetric (+2 / −1, sigmoid 0.88 / 0.27),
+ * so where the mask is thresholded matters: thresholding the upsampled logit at 0 (the
+ * reference) keeps a pixel whose rectangle weight P is above 1/3, while upsampling the
+ * sigmoid first would need P > 0.377, and thresholding raw logits at 0.5 P > 1/2.
  */
+const IN = 2;
+const OUT = -1;
 function rectangleProto(c0: number, c1: number, r0: number, r1: number) {
-  const data = new Float32Array(160 * 160).fill(-10);
-  for (let r = r0; r < r1; r++) for (let c = c0; c < c1; c++) data[r * 160 + c] = 10;
+  const data = new Float32Array(160 * 160).fill(OUT);
+  for (let r = r0; r < r1; r++) for (let c = c0; c < c1; c++) data[r * 160 + c] = IN;
   return { data, shape: [1, 1, 160, 160] };
 }
 
@@ -44,39 +48,51 @@ function decodeRle(rle: { size: [number, number]; counts: number[] }): Uint8Arra
 }
 
 /**
- * The mask the rectangle prototype must give, worked out independently: sigmoid(±10) is 0/1
- * to 5e-5, the prototype is a product of two 1-D steps, so its bilinear sample at an original
- * pixel is fx(c)·fy(r), each factor the align_corners=False interpolation of the step at
- * input coordinate (p + 0.5)·scale + pad. Inside the box the mask is fx·fy > 0.5: rectangle
- * corners, where both factors are fractional, fall out.
+ * The mask the rectangle prototype must give, worked out independently from Ultralytics
+ * 8.4's retina-mask path for these geometries (the letterbox pads fall on whole prototype
+ * pixels, so its extra ×f upsample is ×1): the logits are upsampled bilinearly
+ * (align_corners=False) from the pad-free prototype span to the original image, cropped to
+ * the box at full resolution and compared with logit(threshold). The prototype is
+ * OUT + (IN − OUT)·step_x·step_y, so its bilinear sample is OUT + (IN − OUT)·fx(c)·fy(r),
+ * each factor the 1-D interpolation of a step.
  */
 function expectedMask(
   g: LetterboxGeometry,
   original: { width: number; height: number },
   rect: [number, number, number, number], // proto c0, c1, r0, r1
   box: [number, number, number, number], // input pixels
+  threshold = 0.5,
 ): Uint8Array {
-  const step = (p: number, lo: number, hi: number, scale: number, pad: number): number => {
-    const src = Math.max(0, ((p + 0.5) * scale + pad) / 4 - 0.5);
+  // The content span in prototype pixels: the unpadded input size / 4, offset by pad / 4.
+  const span = (size: number, newSize: number, pad: number) => ({
+    start: pad / 4,
+    n: newSize / 4,
+    scale: newSize / 4 / size,
+  });
+  const sx = span(original.width, g.newWidth, g.padLeft);
+  const sy = span(original.height, g.newHeight, g.padTop);
+  const step = (p: number, lo: number, hi: number, s: typeof sx): number => {
+    const src = Math.max(0, (p + 0.5) * s.scale - 0.5);
     const i = Math.floor(src);
     const t = src - i;
-    const on = (k: number) => (k >= lo && k < hi ? 1 : 0);
-    return (1 - t) * on(i) + t * on(Math.min(i + 1, 159));
+    const on = (k: number) => (k + s.start >= lo && k + s.start < hi ? 1 : 0);
+    return (1 - t) * on(i) + t * on(Math.min(i + 1, s.n - 1));
   };
-  const bx1 = (box[0] - g.padLeft) / g.scale;
-  const bx2 = (box[2] - g.padLeft) / g.scale;
-  const by1 = (box[1] - g.padTop) / g.scale;
-  const by2 = (box[3] - g.padTop) / g.scale;
-  // The crop in proto space (box/4) narrows the step where the box cuts the rectangle.
-  const c1 = Math.min(rect[1], Math.ceil(box[2] / 4));
-  const r1 = Math.min(rect[3], Math.ceil(box[3] / 4));
+  const gx = g.newWidth / original.width;
+  const gy = g.newHeight / original.height;
+  const bx1 = (box[0] - g.padLeft) / gx;
+  const bx2 = (box[2] - g.padLeft) / gx;
+  const by1 = (box[1] - g.padTop) / gy;
+  const by2 = (box[3] - g.padTop) / gy;
+  const cut = Math.log(threshold / (1 - threshold));
   const out = new Uint8Array(original.width * original.height);
   for (let r = 0; r < original.height; r++) {
     if (!(r >= by1 && r < by2)) continue;
-    const fy = step(r, rect[2], r1, g.scale, g.padTop);
+    const fy = step(r, rect[2], rect[3], sy);
     for (let c = 0; c < original.width; c++) {
       if (!(c >= bx1 && c < bx2)) continue;
-      if (step(c, rect[0], c1, g.scale, g.padLeft) * fy > 0.5) out[r * original.width + c] = 1;
+      const v = OUT + (IN - OUT) * step(c, rect[0], rect[1], sx) * fy;
+      if (v > cut) out[r * original.width + c] = 1;
     }
   }
   return out;
@@ -132,22 +148,19 @@ function segment(
 describe('decodeSegments', () => {
   it('reproduces a prototype rectangle: area, polygon, RLE (square image)', () => {
     // Proto rectangle cols 40..79, rows 60..99 → input [160, 320) × [240, 400); the box
-    // [140, 220, 340, 420] contains it, so the mask is exactly that 160×160 square.
+    // [140, 220, 340, 420] contains it. Pixel 159 samples proto 159.5/4 − 0.5 = 39.375:
+    // P = 0.375 of the rectangle, logit −1 + 3·0.375 = 0.125 > 0, so the mask reaches one
+    // pixel outside the rectangle on each side (160 at 320: 79.625, P = 0.375 too); 158
+    // (P = 0.125, logit −0.625) does not. At the corners P is a product: (159, 239) has
+    // 0.375² → logit −0.58, out; (159, 242) has 0.375 · 1, in.
     const mask = segment([140, 220, 340, 420], identity(640), { width: 640, height: 640 });
-    // The four corner pixels sample 0.625² ≈ 0.39 and drop out.
-    assert.equal(mask.area, 160 * 160 - 4);
-    assert.equal(mask.polygons.length, 1);
-    // The contour runs through boundary pixel centres (OpenCV convention): 159 × 159.
-    const area = polygonArea(mask.polygon);
-    assert.ok(Math.abs(area - 25600) / 25600 < 0.02, `polygon area ${area}`);
-    // Every vertex lies on the rectangle's border, within a pixel of a corner or an edge.
-    for (const [x, y] of mask.polygon) {
-      assert.ok(x >= 160 && x <= 319 && y >= 240 && y <= 399, `${x},${y} outside`);
-      assert.ok(x <= 161 || x >= 318 || y <= 241 || y >= 398, `${x},${y} not on the border`);
-    }
     const bits = decodeRle(mask.rle!);
     assert.deepEqual(mask.rle!.size, [640, 640]);
-    assert.deepEqual(extent(bits, 640), { x1: 160, y1: 240, x2: 319, y2: 399, n: 25596 });
+    const at = (x: number, y: number) => bits[y * 640 + x];
+    assert.deepEqual([at(159, 300), at(320, 300), at(158, 300), at(321, 300)], [1, 1, 0, 0]);
+    assert.deepEqual([at(159, 239), at(159, 242), at(240, 239), at(240, 400)], [0, 1, 1, 1]);
+    const e = extent(bits, 640);
+    assert.deepEqual([e.x1, e.y1, e.x2, e.y2], [159, 239, 320, 400]);
     const expected = expectedMask(
       identity(640),
       { width: 640, height: 640 },
@@ -155,15 +168,58 @@ describe('decodeSegments', () => {
       [140, 220, 340, 420],
     );
     assert.deepEqual(bits, expected);
+    assert.equal(mask.area, e.n);
+    assert.equal(mask.polygons.length, 1);
+    const area = polygonArea(mask.polygon);
+    assert.ok(Math.abs(area - 161 * 161) / (161 * 161) < 0.02, `polygon area ${area}`);
+    for (const [x, y] of mask.polygon) {
+      assert.ok(x >= 159 && x <= 320 && y >= 239 && y <= 400, `${x},${y} outside`);
+    }
+  });
+
+  it('a non-default maskThreshold moves the edge by the logit of the threshold', () => {
+    // threshold 0.75 → logit ln 3 = 1.0986: −1 + 3P > 1.0986 needs P > 0.6995. Pixel 160
+    // samples 39.625 (P = 0.625): out; 161 (39.875, P = 0.875): in; with the default (0.5)
+    // 159 was already in. Comparing raw logits with the threshold itself (3P − 1 > 0.75,
+    // P > 0.583) would let 160 in; the sigmoid-first rule is caught by the default case above.
+    const decode = (maskThreshold: number) =>
+      decodeSegmentsSync(
+        oneInstance([140, 220, 340, 420]),
+        rectangleProto(40, 80, 60, 100),
+        profile,
+        identity(640),
+        { width: 640, height: 640 },
+        { rle: true, maskThreshold },
+      ).detections[0]!.mask!;
+    const bits = decodeRle(decode(0.75).rle!);
+    const row = (x: number) => bits[300 * 640 + x];
+    assert.deepEqual([row(159), row(160), row(161)], [0, 0, 1]);
+    assert.deepEqual(
+      bits,
+      expectedMask(
+        identity(640),
+        { width: 640, height: 640 },
+        [40, 80, 60, 100],
+        [140, 220, 340, 420],
+        0.75,
+      ),
+    );
+    // 0.3 → logit −0.847: P > 0.051, so 158 (P = 0.125) is in; raw logits against 0.3 would
+    // need P > 0.433 and drop 159 (P = 0.375). 0.6 → logit 0.405: P > 0.468, 160 in, 159 out.
+    const low = decodeRle(decode(0.3).rle!);
+    assert.deepEqual([low[300 * 640 + 158], low[300 * 640 + 159]], [1, 1]);
+    const mid = decodeRle(decode(0.6).rle!);
+    assert.deepEqual([mid[300 * 640 + 159], mid[300 * 640 + 160]], [0, 1]);
   });
 
   it('keeps nothing outside the box, even where the prototype is on', () => {
-    // Box right edge at input x 300 cuts the rectangle (which runs to 320).
+    // Box right edge at input x 300 cuts the rectangle (which runs to 320): the crop is at
+    // full resolution, so column 299 (inside the rectangle, P = 1) is the last one set.
     const mask = segment([140, 220, 300, 420], identity(640), { width: 640, height: 640 });
     const bits = decodeRle(mask.rle!);
-    // Column 299 samples proto 74.375 between column 74 (inside the crop) and 75 (cropped to
-    // 0): 0.625, enough alone, not at a corner — the four corners drop out as before.
-    assert.deepEqual(extent(bits, 640), { x1: 160, y1: 240, x2: 299, y2: 399, n: 140 * 160 - 4 });
+    const e = extent(bits, 640);
+    assert.deepEqual([e.x1, e.y1, e.x2, e.y2], [159, 239, 299, 400]);
+    assert.equal(bits[300 * 640 + 300], 0);
     assert.deepEqual(
       bits,
       expectedMask(
@@ -173,7 +229,7 @@ describe('decodeSegments', () => {
         [140, 220, 300, 420],
       ),
     );
-    assert.equal(mask.area, 140 * 160 - 4);
+    assert.equal(mask.area, e.n);
   });
 
   it('accounts for the letterbox pad on a non-square image', () => {
@@ -192,11 +248,11 @@ describe('decodeSegments', () => {
     );
     assert.deepEqual(bits, expected);
     const e = extent(expected, 1280);
-    assert.deepEqual([e.x1, e.y1, e.x2, e.y2], [320, 200, 639, 519]);
-    assert.ok(e.n > 320 * 320 - 40 && e.n < 320 * 320, 'only corner pixels fall out');
+    // One pixel beyond the rectangle on each side is in (P = 0.375 > 1/3, as above).
+    assert.deepEqual([e.x1, e.y1, e.x2, e.y2], [319, 199, 640, 520]);
     assert.equal(mask.area, e.n);
     const area = polygonArea(mask.polygon);
-    assert.ok(Math.abs(area - 102400) / 102400 < 0.02, `polygon area ${area}`);
+    assert.ok(Math.abs(area - 321 * 321) / (321 * 321) < 0.03, `polygon area ${area}`);
   });
 
   it('returns a full-size PNG equal to the mask, and the detection fields', async () => {
@@ -231,9 +287,9 @@ describe('decodeSegments', () => {
     assert.deepEqual(fromPng, decodeRle(d.mask!.rle!));
   });
 
-  it('an instance whose mask is empty gets an empty polygon, not an error', () => {
-    const head = oneInstance([400, 400, 500, 500]); // the prototype is −10 there
-    const { detections } = decodeSegmentsSync(
+  it('an instance whose mask is empty is dropped, as Ultralytics drops it', () => {
+    const head = oneInstance([400, 400, 500, 500]); // the prototype is OUT there
+    const { detections, masks } = decodeSegmentsSync(
       head,
       rectangleProto(40, 80, 60, 100),
       profile,
@@ -241,9 +297,7 @@ describe('decodeSegments', () => {
       { width: 640, height: 640 },
       { rle: true },
     );
-    const m = detections[0]!.mask!;
-    assert.deepEqual([m.polygon, m.polygons, m.area], [[], [], 0]);
-    assert.deepEqual(m.rle!.counts, [640 * 640]);
+    assert.deepEqual([detections.length, masks.length], [0, 0]);
   });
 
   it('maskThreshold must be within 0..1', () => {
