@@ -10,7 +10,7 @@
  * worker finds the same copy whatever the process's working folder is.
  */
 import { Worker } from 'node:worker_threads';
-import type { OrtRuntime, OrtSession, OrtTensor, OrtValueMetadata } from './local';
+import type { OrtRuntime, OrtSession, OrtTensor, OrtValueMetadata } from './ort';
 
 /**
  * Message protocol (main → worker): {id, op: 'create', sid, file, options} |
