@@ -38,15 +38,24 @@ import { ModelLoader } from './loader';
 import { DATATYPE_TO_ORT, fromOrt, toOrtData, type OrtRuntime, type OrtTensor } from './ort';
 import { isDir, isSafeName, Repository, type ModelEntry, type VersionSlot } from './repository';
 import { checkRequest, type RequestPlan } from './requests';
-import { loadRuntime, type LoadedRuntime } from './runtime';
+import {
+  loadRuntime,
+  runtimeChoice,
+  type LoadedRuntime,
+  type RuntimeChoice,
+  type RuntimeInfo,
+} from './runtime';
 import { add, Statistics, type StatsRecord } from './statistics';
 
 /** Options for tests and embedders; not part of the user-facing settings. */
 export interface LocalClientInternalOptions extends LocalClientOptions {
   /**
-   * Returns the onnxruntime-node module (default: `require('onnxruntime-node')`, done
-   * lazily so the package works without the optional dependency).
+   * Which onnxruntime runs the models: 'auto' (the default: onnxruntime-node when it is
+   * installed, else onnxruntime-web's WebAssembly build), 'node' or 'wasm'. Unset, the
+   * TRITON_VISION_RUNTIME environment variable decides (see runtime.ts).
    */
+  runtime?: string;
+  /** Hands over an onnxruntime module to use instead (tests); runs in-process by default. */
   loadRuntime?: () => OrtRuntime;
 }
 
@@ -68,9 +77,10 @@ const DEFAULT_TIMEOUT_MS = 30000;
  * Options: `modelRepository` (required), `load` ('lazy', the default: a model loads on
  * its first use, and repositoryIndex counts as a use of every model; 'all': every model
  * loads at start and serverReady waits for it), `timeoutMs` (per-call deadline, default
- * 30000; 0 for none), `intraOpNumThreads` (default: onnxruntime's choice).
+ * 30000; 0 for none), `intraOpNumThreads` (default: onnxruntime's choice; for the
+ * WebAssembly runtime half the cores, at most 4), `runtime` (see runtime.ts).
  *
- * onnxruntime-node runs a model synchronously on the calling thread, so models load and
+ * onnxruntime runs a model synchronously on the calling thread, so models load and
  * run on worker threads (`workerThreads`, default 1) and the event loop stays free: a
  * deadline or abort settles the call at once, and the worker's result, when it comes,
  * is dropped. With `workerThreads: 0` a run holds the event loop, and a deadline or
@@ -84,8 +94,9 @@ export class LocalClient implements InferenceClient {
   private readonly repo: string;
   private readonly loadMode: 'lazy' | 'all';
   private readonly timeoutMs: number;
-  private readonly sessionOptions: Record<string, unknown>;
-  private readonly loadModule: () => OrtRuntime;
+  private readonly choice: RuntimeChoice;
+  private readonly inject: (() => OrtRuntime) | undefined;
+  private readonly intraOpNumThreads: number | undefined;
   private readonly workerThreads: number;
   private loaded: LoadedRuntime | undefined;
   private readonly repository: Repository;
@@ -114,10 +125,8 @@ export class LocalClient implements InferenceClient {
     this.endpoint = this.repo;
     this.loadMode = options.load ?? 'lazy';
     this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-    this.sessionOptions = {};
-    if (options.intraOpNumThreads !== undefined && options.intraOpNumThreads > 0) {
-      this.sessionOptions.intraOpNumThreads = options.intraOpNumThreads;
-    }
+    this.intraOpNumThreads = options.intraOpNumThreads;
+    this.choice = runtimeChoice(options.runtime);
     const threads = options.workerThreads ?? (options.loadRuntime ? 0 : 1);
     if (!Number.isInteger(threads) || threads < 0) {
       throw new TritonError(
@@ -126,7 +135,7 @@ export class LocalClient implements InferenceClient {
       );
     }
     this.workerThreads = threads;
-    this.loadModule = options.loadRuntime ?? (() => require('onnxruntime-node') as OrtRuntime);
+    this.inject = options.loadRuntime;
     this.repository = new Repository(this.repo);
     // eslint-disable-next-line @typescript-eslint/no-this-alias
     const client = this;
@@ -163,6 +172,17 @@ export class LocalClient implements InferenceClient {
       name: LOCAL_SERVER_NAME,
       version: PACKAGE_VERSION,
       extensions: [...LOCAL_EXTENSIONS],
+    }));
+  }
+
+  /**
+   * The onnxruntime the models run on (loading it if no model has yet), e.g. for a log
+   * line or a connection test. Rejects with RUNTIME_MISSING, whose message names the
+   * command that installs one, when none can be loaded.
+   */
+  runtimeInfo(opts?: CallOptions): Promise<RuntimeInfo> {
+    return this.call('Loading onnxruntime', undefined, opts, async () => ({
+      ...this.loadedRuntime().info,
     }));
   }
 
@@ -470,12 +490,19 @@ export class LocalClient implements InferenceClient {
 
   /** The runtime sessions are created with, loaded on first need. */
   private runtime(): { runtime: OrtRuntime; sessionOptions: Record<string, unknown> } {
+    const loaded = this.loadedRuntime();
+    return { runtime: loaded.runtime, sessionOptions: loaded.sessionOptions };
+  }
+
+  private loadedRuntime(): LoadedRuntime {
     this.loaded ??= loadRuntime({
-      loadModule: this.loadModule,
+      choice: this.choice,
+      inject: this.inject,
       workerThreads: this.workerThreads,
+      intraOpNumThreads: this.intraOpNumThreads,
       endpoint: this.repo,
     });
-    return { runtime: this.loaded.runtime, sessionOptions: this.sessionOptions };
+    return this.loaded;
   }
 
   private async execute(

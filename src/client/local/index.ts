@@ -9,4 +9,11 @@ export {
 } from './client';
 export { checkModelAgainstConfig } from './config';
 export type { OrtRuntime, OrtSession, OrtTensor, OrtValueMetadata } from './ort';
+export {
+  NATIVE_INSTALL_COMMAND,
+  RUNTIME_ENV,
+  WASM_INSTALL_COMMAND,
+  describeRuntime,
+  type RuntimeInfo,
+} from './runtime';
 export { WorkerRuntime } from './worker-pool';
