@@ -4,7 +4,9 @@
  * The package is packed (`npm pack`) and the tarball installed into a fresh user directory
  * the way Node-RED's palette manager installs (`npm install --omit=dev --save ...`), with
  * the user's own npm settings: no project .npmrc, no npm_config_* from the npm that runs
- * this test, npm's own cache. Then Node-RED (this clone's devDependency) starts on that
+ * this test, npm's own cache; once with this machine's npm and once with npm 10 (from the
+ * registry), which is what the official Node-RED Docker image ships and which, unlike npm 11,
+ * runs dependencies' install scripts. Then Node-RED (this clone's devDependency) starts on that
  * user directory; every bundled example is fetched the way the editor's Import → Examples
  * does (`GET /library/examples/flows/...`), deployed through the admin API
  * (`POST /flows`), its inject nodes fired, and its real result checked on the debug
@@ -41,6 +43,13 @@ function userEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
     if (k.startsWith('TRITON_VISION_') || k.startsWith('ONNXRUNTIME_NODE_INSTALL')) continue;
     env[k] = v;
   }
+  // npm run / npx put node_modules/.bin first, where node-red's own npm 10 sits.
+  const sep = path.delimiter;
+  const pathKey = Object.keys(env).find((k) => k.toUpperCase() === 'PATH') ?? 'PATH';
+  env[pathKey] = (env[pathKey] ?? '')
+    .split(sep)
+    .filter((p) => !/node_modules[\\/]\.bin$/.test(p))
+    .join(sep);
   return { ...env, ...extra };
 }
 
@@ -183,11 +192,24 @@ describe('installing the packed package into a fresh Node-RED user directory', f
     assert.ok(!files.includes('.npmrc'), 'no project .npmrc travels with the package');
   });
 
-  it('installs with `npm install --omit=dev` and no flag, fetching from the registry only', async () => {
-    fs.mkdirSync(userDir, { recursive: true });
+  /** An npm: this machine's, or one installed from the registry into the work folder. */
+  interface Npm {
+    label: string;
+    cmd: string;
+    prefix: string[];
+  }
+  const machineNpm: Npm = { label: "this machine's npm", cmd: NPM, prefix: [] };
+  let npm10: Npm | undefined;
+
+  const npmRun = (npm: Npm, args: string[], opts: Parameters<typeof run>[2]): Promise<Run> =>
+    run(npm.cmd, [...npm.prefix, ...args], opts);
+
+  /** A new user directory with the package installed as the palette manager installs it. */
+  async function installInto(dir: string, npm: Npm): Promise<void> {
+    fs.mkdirSync(dir, { recursive: true });
     // What Node-RED writes into a new user directory.
     fs.writeFileSync(
-      path.join(userDir, 'package.json'),
+      path.join(dir, 'package.json'),
       JSON.stringify(
         {
           name: 'node-red-project',
@@ -201,13 +223,13 @@ describe('installing the packed package into a fresh Node-RED user directory', f
     );
     const env = userEnv();
     const registry = (
-      await run(NPM, ['config', 'get', 'registry'], { cwd: userDir, env, timeoutMs: 60000 })
+      await npmRun(npm, ['config', 'get', 'registry'], { cwd: dir, env, timeoutMs: 60000 })
     ).out.trim();
     assert.match(registry, /^https?:\/\//, registry);
     // The palette manager's command line, with the scripts' output and npm's fetches logged.
-    const log = path.join(work, 'npm-install.log');
-    const r = await run(
-      NPM,
+    const log = path.join(dir, '..', `${path.basename(dir)}-npm-install.log`);
+    const r = await npmRun(
+      npm,
       [
         'install',
         '--no-audit',
@@ -221,11 +243,11 @@ describe('installing the packed package into a fresh Node-RED user directory', f
         '--loglevel=http',
         tarball,
       ],
-      { cwd: userDir, env, timeoutMs: 10 * 60 * 1000, log },
+      { cwd: dir, env, timeoutMs: 10 * 60 * 1000, log },
     );
     assert.equal(r.code, 0, r.out.slice(-4000));
     assert.deepEqual(downloadsOutsideRegistry(r.out, registry), [], `see ${log}`);
-    const modules = path.join(userDir, 'node_modules');
+    const modules = path.join(dir, 'node_modules');
     assert.ok(fs.existsSync(path.join(modules, PACKAGE, 'nodes', 'triton-detect.js')));
     assert.ok(fs.existsSync(path.join(modules, 'onnxruntime-web', 'package.json')));
     assert.ok(
@@ -238,12 +260,34 @@ describe('installing the packed package into a fresh Node-RED user directory', f
     const withScripts = Object.entries(lock.packages)
       .filter(([, p]) => p.hasInstallScript)
       .map(([k]) => k.replace(/^.*node_modules\//, ''));
+    const version = (await npmRun(npm, ['-v'], { cwd: dir, env, timeoutMs: 60000 })).out.trim();
     console.log(
-      `      installed: ${(folderBytes(modules) / 1e6).toFixed(0)} MB in node_modules ` +
+      `      npm ${version}: ${(folderBytes(modules) / 1e6).toFixed(0)} MB in node_modules ` +
         `(onnxruntime-web ${(folderBytes(path.join(modules, 'onnxruntime-web')) / 1e6).toFixed(0)} MB); ` +
         `packages with install scripts: ${withScripts.join(', ') || 'none'}`,
     );
     assert.ok(!withScripts.some((p) => /onnxruntime/.test(p)), withScripts.join(', '));
+  }
+
+  it("installs with this machine's npm: `npm install --omit=dev`, no flag, registry only", async () => {
+    await installInto(path.join(work, 'userdir-machine-npm'), machineNpm);
+  });
+
+  it('installs with npm 10 too (what the Node-RED Docker image ships; it runs install scripts)', async () => {
+    const dir = path.join(work, 'npm10');
+    const r = await run(
+      NPM,
+      ['install', '--prefix', dir, '--no-audit', '--no-fund', '--loglevel=error', 'npm@10'],
+      { cwd: work, env: userEnv(), timeoutMs: 5 * 60 * 1000 },
+    );
+    assert.equal(r.code, 0, r.out);
+    npm10 = {
+      label: 'npm 10',
+      cmd: process.execPath,
+      prefix: [path.join(dir, 'node_modules', 'npm', 'bin', 'npm-cli.js')],
+    };
+    // Node-RED runs on this one below.
+    await installInto(userDir, npm10);
   });
 
   it('Node-RED starts on the user directory and loads the five node types', async () => {
@@ -474,14 +518,16 @@ describe('installing the packed package into a fresh Node-RED user directory', f
     assert.equal(command, 'npm install onnxruntime-node --ignore-scripts');
     const [, ...args] = command!.split(' ');
     const log = path.join(work, 'npm-install-native.log');
+    // npm 10 runs install scripts: there the flag is what keeps the download away.
+    const npm = npm10 ?? machineNpm;
     const registry = (
-      await run(NPM, ['config', 'get', 'registry'], {
+      await npmRun(npm, ['config', 'get', 'registry'], {
         cwd: userDir,
         env: userEnv(),
         timeoutMs: 60000,
       })
     ).out.trim();
-    const r = await run(NPM, [...args, '--foreground-scripts', '--loglevel=http'], {
+    const r = await npmRun(npm, [...args, '--foreground-scripts', '--loglevel=http'], {
       cwd: userDir,
       env: userEnv(),
       timeoutMs: 10 * 60 * 1000,
