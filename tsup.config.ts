@@ -8,7 +8,13 @@ for (const file of fs.readdirSync('nodes')) {
   if (/\.js(\.map)?$/.test(file)) fs.rmSync(path.join('nodes', file));
 }
 
-const external = ['onnxruntime-node', 'sharp', '@grpc/grpc-js', '@grpc/proto-loader'];
+const external = [
+  'onnxruntime-node',
+  'onnxruntime-web',
+  'sharp',
+  '@grpc/grpc-js',
+  '@grpc/proto-loader',
+];
 const NODES = [
   'triton-server',
   'triton-health',

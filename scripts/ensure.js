@@ -10,8 +10,13 @@ const path = require('node:path');
 const root = path.resolve(__dirname, '..');
 const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
 
+// onnxruntime-node (a devDependency here: the native runtime the tests compare with) has
+// an install script that downloads CUDA libraries on linux x64; local mode needs none of
+// them, so it is told to skip (npm 11 already skips dependency install scripts).
+const env = { ...process.env, ONNXRUNTIME_NODE_INSTALL: 'skip' };
+
 function run(args) {
-  execFileSync(npm, args, { cwd: root, stdio: 'inherit' });
+  execFileSync(npm, args, { cwd: root, stdio: 'inherit', env });
 }
 
 function newestMtime(dir) {

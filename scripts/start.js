@@ -27,15 +27,12 @@ const TRITON_DETECT_MODEL = 'Detect_COCO_YOLOv8s_ONNX';
 const TRITON_CLASSIFY_MODEL = 'Classify_ImageNet_EfficientNetB0_ONNX';
 
 /**
- * JSONata for the absolute path of a bundled photo. TRITON_VISION_DEMO is the package folder
- * (set by this script); without it, the default Node-RED install location is assumed.
+ * JSONata for the absolute path of a bundled photo. TRITON_VISION_DEMO is the package folder:
+ * the triton-server node sets it when Node-RED loads the package (the example flows use it
+ * the same way); this script's settings file sets it too.
  */
 function photoPathExpression(nameExpression) {
-  return (
-    "($root := $env('TRITON_VISION_DEMO'); " +
-    "($root ? $root : $env('HOME') & '/.node-red/node_modules/node-red-contrib-triton-vision')" +
-    ` & '/models/photos/' & ${nameExpression})`
-  );
+  return `$env('TRITON_VISION_DEMO') & '/models/photos/' & ${nameExpression}`;
 }
 
 const STORE_RESULT = `// Keeps the latest result per photo for the page at the http-in path.

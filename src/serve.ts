@@ -5,7 +5,7 @@
  * and the real server process our tests talk to.
  */
 import { parseArgs } from 'node:util';
-import { LocalClient } from './client/local';
+import { LocalClient, describeRuntime } from './client/local';
 import { startGrpcFrontend } from './server/grpc-frontend';
 import { startHttpFrontend } from './server/http-frontend';
 
@@ -98,6 +98,11 @@ async function main(): Promise<void> {
     ...(workers !== undefined ? { workerThreads: workers } : {}),
   });
   const index = await backend.repositoryIndex();
+  const runtime = await backend.runtimeInfo().then(
+    (info) => describeRuntime(info) + (info.note ? `; ${info.note}` : ''),
+    (err: Error) => `none: ${err.message}`,
+  );
+  process.stdout.write(`runtime ${runtime}\n`);
   for (const m of index) {
     const why = m.state === 'READY' ? '' : ` (${m.reason ?? 'not loaded'})`;
     process.stdout.write(`model ${m.name} version ${m.version ?? '-'}: ${m.state}${why}\n`);

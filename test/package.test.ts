@@ -5,6 +5,7 @@
  */
 import { strict as assert } from 'node:assert';
 import { execFileSync, spawn } from 'node:child_process';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 const ROOT = path.resolve(__dirname, '..');
@@ -68,7 +69,40 @@ describe('the published package', function () {
       !files.some((f) => /^test\/|bus\.jpg|yolov[58]|yolo11|__pycache__|\.pyc$/.test(f)),
       files.join('\n'),
     );
+    // Only what users run or read: no sources, tooling, source maps or npm settings.
+    const extra = files.filter(
+      (f) =>
+        /^(src|scripts|bench|\.ci|\.github)\/|\.map$|\.ts$/.test(f.replace(/\.d\.ts$/, '')) ||
+        /(^|\/)\.npmrc$|tsconfig|eslint|prettier|tsup|mocharc/.test(f),
+    );
+    assert.deepEqual(extra, []);
     assert.ok(pack!.size < 20 * 1024 * 1024, `package is ${pack!.size} bytes`);
+  });
+
+  it('installs from the registry alone: the WebAssembly runtime a dependency, the native one an optional peer', () => {
+    const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as {
+      dependencies: Record<string, string>;
+      optionalDependencies?: Record<string, string>;
+      peerDependencies?: Record<string, string>;
+      peerDependenciesMeta?: Record<string, { optional?: boolean }>;
+      repository?: { url?: string };
+      bugs?: { url?: string };
+      homepage?: string;
+    };
+    assert.ok(pkg.dependencies['onnxruntime-web'], 'onnxruntime-web is a dependency');
+    // onnxruntime-node's install script downloads CUDA libraries on linux x64: never
+    // installed with the package (README: `npm install onnxruntime-node --ignore-scripts`).
+    assert.equal(pkg.dependencies['onnxruntime-node'], undefined);
+    assert.equal(pkg.optionalDependencies?.['onnxruntime-node'], undefined);
+    assert.ok(pkg.peerDependencies?.['onnxruntime-node']);
+    assert.equal(pkg.peerDependenciesMeta?.['onnxruntime-node']?.optional, true);
+    // The flow library's scorecard (P03) and `node-red-dev validate` want these.
+    assert.match(pkg.repository?.url ?? '', /^git\+https:\/\/github\.com\/.+\.git$/);
+    assert.match(pkg.bugs?.url ?? '', /^https:\/\/github\.com\/.+\/issues$/);
+    assert.match(pkg.homepage ?? '', /^https:\/\//);
+    // The project's npm settings hold no option npm does not know (npm warns it will fail).
+    const npmrc = fs.readFileSync(path.join(ROOT, '.npmrc'), 'utf8');
+    assert.doesNotMatch(npmrc, /onnxruntime/);
   });
 
   it('dist/ works on its own: triton-vision-serve + the library entry over gRPC and HTTP', async () => {

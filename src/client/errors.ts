@@ -17,7 +17,7 @@ export type TritonErrorCode =
   | 'PROTOCOL_ERROR' // the reply is not KServe v2 (HTML from a proxy, truncated body, ...)
   | 'MESSAGE_TOO_LARGE' // a request or response exceeds the configured size limit
   | 'UNAUTHORIZED' // 401/403, UNAUTHENTICATED / PERMISSION_DENIED: check the credentials
-  | 'RUNTIME_MISSING' // local mode without onnxruntime-node installed
+  | 'RUNTIME_MISSING' // local mode without an onnxruntime it can load (the message names the fix)
   | 'INVALID_CONFIG' // client or node configuration is wrong
   // images / models / nodes
   | 'INVALID_IMAGE'

@@ -3,15 +3,19 @@
  * profile cache and connection state; the task and health nodes find it by id.
  * The editor's admin routes are registered here, once per runtime.
  */
+import * as path from 'node:path';
 import { toTritonError } from '../client/errors';
 import { registerAdminRoutes } from './admin';
 import type { ServerNode } from './common';
 import { migrateServer, type ServerCredentials } from './config';
-import { openConnection, type TlsSource } from './connection';
+import { demoRepository, openConnection, type TlsSource } from './connection';
 import type { Node, NodeAPI, NodeDef } from './types';
 
 export default function tritonServer(RED: NodeAPI): void {
   registerAdminRoutes(RED);
+  // The example flows find the bundled photos as $env('TRITON_VISION_DEMO') + /models/photos,
+  // wherever the package is installed (a setting made before Node-RED starts wins).
+  process.env.TRITON_VISION_DEMO ??= path.dirname(path.dirname(demoRepository()));
 
   RED.nodes.registerType(
     'triton-server',

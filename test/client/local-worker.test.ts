@@ -241,7 +241,7 @@ describe('LocalClient on worker threads', () => {
     try {
       const bundle = path.join(outDir, 'local.js');
       await esbuild.build({
-        entryPoints: [path.join(ROOT, 'src', 'client', 'local.ts')],
+        entryPoints: [path.join(ROOT, 'src', 'client', 'local', 'index.ts')],
         outfile: bundle,
         bundle: true,
         platform: 'node',

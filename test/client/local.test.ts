@@ -820,7 +820,7 @@ describe('LocalClient', function () {
       assert.equal(lazyCount.released, lazyCount.created);
     });
 
-    it('without onnxruntime-node → RUNTIME_MISSING saying how to install it', async () => {
+    it('a runtime that cannot be loaded → RUNTIME_MISSING saying how to install one', async () => {
       const missing = new LocalClient({
         modelRepository: repo,
         loadRuntime: () => {
@@ -834,12 +834,12 @@ describe('LocalClient', function () {
         await rejectsWith(
           missing.infer({ model: 'mobilenetv2', inputs: [mobileInput()] }),
           'RUNTIME_MISSING',
-          /^Local mode needs onnxruntime-node, which is not installed: run `npm install onnxruntime-node` in your Node-RED user directory$/,
+          /^Local mode could not load onnxruntime \(Cannot find module 'onnxruntime-node'\): run `npm install onnxruntime-web` in your Node-RED user directory$/,
         );
         await rejectsWith(missing.loadModel('yolov8n'), 'RUNTIME_MISSING');
         const row = (await missing.repositoryIndex()).find((m) => m.name === 'yolov8n')!;
         assert.equal(row.state, 'UNAVAILABLE');
-        assert.match(row.reason!, /npm install onnxruntime-node/);
+        assert.match(row.reason!, /npm install onnxruntime-web/);
       } finally {
         await missing.close();
       }

@@ -1,16 +1,16 @@
 /**
- * onnxruntime-node on worker threads, behind the same OrtRuntime slice LocalClient uses
- * in-process. ORT's `session.run` works on the thread that calls it, so in-process a
+ * onnxruntime (onnxruntime-node or onnxruntime-web) on worker threads, behind the same
+ * OrtRuntime slice LocalClient uses in-process. ORT's `session.run` works on the thread that calls it, so in-process a
  * 100–300 ms inference holds the whole event loop (all of Node-RED in local mode); here
  * each session lives in a worker and the main thread only posts tensors and waits.
  *
  * The worker's code is a plain-JavaScript string run with `eval: true`: it then needs no
  * file next to the bundle, and works the same from src/ (tsx), dist/ and nodes/ (tsup).
- * It loads onnxruntime-node from the absolute path the main thread resolved, so the
+ * It loads the runtime package from the absolute path the main thread resolved, so the
  * worker finds the same copy whatever the process's working folder is.
  */
 import { Worker } from 'node:worker_threads';
-import type { OrtRuntime, OrtSession, OrtTensor, OrtValueMetadata } from './local';
+import type { OrtRuntime, OrtSession, OrtTensor, OrtValueMetadata } from './ort';
 
 /**
  * Message protocol (main → worker): {id, op: 'create', sid, file, options} |
@@ -23,6 +23,8 @@ const WORKER_SOURCE = `
 'use strict';
 const { parentPort, workerData } = require('node:worker_threads');
 const ort = require(workerData.runtimePath);
+// onnxruntime-web: its WebAssembly thread count, read when its first session starts.
+if (workerData.wasmThreads && ort.env && ort.env.wasm) ort.env.wasm.numThreads = workerData.wasmThreads;
 const sessions = new Map();
 const meta = (list) =>
   Array.isArray(list)
@@ -58,7 +60,11 @@ async function handle(m) {
   const transfer = [];
   for (const name of Object.keys(out)) {
     const t = out[name];
-    const data = t.data;
+    let data = t.data;
+    // A view of shared memory (a WebAssembly heap) would alias it in the parent: copy.
+    if (ArrayBuffer.isView(data) && typeof SharedArrayBuffer !== 'undefined' && data.buffer instanceof SharedArrayBuffer) {
+      data = data.slice();
+    }
     value[name] = { type: t.type, dims: Array.from(t.dims), data };
     if (ArrayBuffer.isView(data) && data.byteOffset === 0 && data.byteLength === data.buffer.byteLength) {
       transfer.push(data.buffer);
@@ -109,10 +115,10 @@ class OrtWorker {
   dead: Error | undefined;
   private nextId = 1;
 
-  constructor(runtimePath: string) {
+  constructor(runtimePath: string, wasmThreads: number | undefined) {
     this.worker = new Worker(WORKER_SOURCE, {
       eval: true,
-      workerData: { runtimePath },
+      workerData: { runtimePath, wasmThreads },
       // The parent's flags (e.g. tsx's loader) mean nothing to this plain-JS worker.
       execArgv: [],
     });
@@ -241,7 +247,7 @@ class PlainTensor implements OrtTensor {
 /**
  * An OrtRuntime whose sessions live on `size` worker threads (created on the first
  * model load; a worker that died is replaced at the next load). `runtimePath` is the
- * resolved path of the onnxruntime-node package the workers require.
+ * resolved path of the onnxruntime package the workers require.
  */
 export class WorkerRuntime implements OrtRuntime {
   readonly Tensor = PlainTensor;
@@ -253,6 +259,8 @@ export class WorkerRuntime implements OrtRuntime {
   constructor(
     private readonly runtimePath: string,
     readonly size = 1,
+    /** onnxruntime-web's thread count in each worker (unset for onnxruntime-node). */
+    private readonly wasmThreads?: number,
   ) {
     if (!Number.isInteger(size) || size < 1) {
       throw new RangeError(`the worker pool size must be a positive integer, not ${size}`);
@@ -268,7 +276,8 @@ export class WorkerRuntime implements OrtRuntime {
   private async create(file: string, options?: Record<string, unknown>): Promise<OrtSession> {
     if (this.closed) throw new Error('the inference worker pool is closed');
     this.workers = this.workers.filter((w) => !w.dead);
-    while (this.workers.length < this.size) this.workers.push(new OrtWorker(this.runtimePath));
+    while (this.workers.length < this.size)
+      this.workers.push(new OrtWorker(this.runtimePath, this.wasmThreads));
     const workers = [...this.workers];
     const sid = this.nextSid++;
     const results = await Promise.allSettled(
