@@ -9,7 +9,7 @@ import { TritonError, httpStatusForCode, toTritonError } from '../client/errors'
 import type { InferenceClient } from '../client/types';
 import { resolveProfile, type ProfileCache } from '../vision/pipeline';
 import type { ServerCredentials } from './config';
-import type { ServerNode } from './common';
+import type { ServerNode } from './server-node';
 import { clientOptions, type TlsSource } from './connection';
 import type { AdminHandler, NodeAPI } from './types';
 

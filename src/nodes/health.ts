@@ -8,7 +8,7 @@ import type { InferenceClient } from '../client/types';
 import type { HealthConfig } from './config';
 import { modelList } from './config';
 import type { ServerConnection } from './connection';
-import type { StatusText } from './common';
+import type { StatusText } from './status';
 import type { DoneFunction, Node, NodeMessage, NodeStatus, SendFunction } from './types';
 
 export interface HealthPayload {

@@ -1,6 +1,7 @@
 /** triton-health: server and model readiness, on input and every N seconds. */
 import { toTritonError } from '../client/errors';
-import { StatusText, type ServerNode } from './common';
+import type { ServerNode } from './server-node';
+import { StatusText } from './status';
 import { healthSettings, migrateHealth, type HealthConfig } from './config';
 import { HealthController } from './health';
 import type { Node, NodeAPI, NodeDef } from './types';

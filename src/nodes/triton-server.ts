@@ -5,7 +5,7 @@
  */
 import { toTritonError } from '../client/errors';
 import { registerAdminRoutes } from './admin';
-import type { ServerNode } from './common';
+import type { ServerNode } from './server-node';
 import { migrateServer, type ServerCredentials } from './config';
 import { openConnection, type TlsSource } from './connection';
 import type { Node, NodeAPI, NodeDef } from './types';

@@ -1,180 +1,25 @@
 /**
- * Glue shared by the task nodes (detect / segment / classify): per-message option
- * validation, the one error path (red status + done(err)), status text from the
- * catalog, and the controller that ties a node to its server, its queue and the
- * vision pipeline.
+ * One task node's behaviour (detect / segment / classify): prepares the model profile at
+ * deploy, runs messages through the queue and the vision pipeline, and ends each message
+ * exactly once through the one error path (red status + done(err)).
  */
 import { TritonError, toTritonError } from '../client/errors';
-import { resolveProfile, runTask, type TaskOptions, type TaskResult } from '../vision/pipeline';
+import { decodeImage } from '../vision/image';
+import { resolveProfile, runTask, type TaskResult } from '../vision/pipeline';
 import type { ImageInput } from '../vision/types';
-import { migrateTask, taskSettings, type TaskConfig, type TaskKind } from './config';
+import type { TaskConfig, TaskKind } from './config';
 import {
   backoffDelay,
   isTransient,
   type ConnectionState,
   type ServerConnection,
 } from './connection';
+import { buildOutput } from './output';
+import { parseOverrides, taskOptions } from './overrides';
 import { previewDataUrl, previewTopic } from './preview';
 import { InputQueue, type QueueState } from './queue';
-import type {
-  DoneFunction,
-  Node,
-  NodeAPI,
-  NodeDef,
-  NodeMessage,
-  NodeStatus,
-  SendFunction,
-} from './types';
-
-/** A deployed triton-server node as other nodes find it through RED.nodes.getNode. */
-export interface ServerNode extends Node {
-  connection?: ServerConnection;
-  /** Why the server node has no connection (bad settings), when it has none. */
-  configError?: TritonError;
-}
-
-/** Per-message overrides accepted in msg.triton. */
-export interface MessageOverrides {
-  confidence?: number;
-  iou?: number;
-  maxDetections?: number;
-  classes?: (number | string)[];
-  agnostic?: boolean;
-  topK?: number;
-  model?: string;
-  annotate?: boolean;
-}
-
-function badOption(name: string, expected: string, got: unknown): TritonError {
-  return new TritonError(
-    'INVALID_OPTION',
-    `msg.triton.${name} must be ${expected}, got ${JSON.stringify(got) ?? String(got)}: ` +
-      'fix the value or remove it to use the node setting',
-  );
-}
-
-/** Validates msg.triton. Unknown keys are ignored: other nodes may share the object. */
-export function parseOverrides(value: unknown): MessageOverrides {
-  if (value === undefined || value === null) return {};
-  if (typeof value !== 'object' || Array.isArray(value)) {
-    throw new TritonError(
-      'INVALID_OPTION',
-      `msg.triton must be an object such as {confidence: 0.5}, got ${Array.isArray(value) ? 'an array' : typeof value}`,
-    );
-  }
-  const v = value as Record<string, unknown>;
-  const out: MessageOverrides = {};
-  for (const key of ['confidence', 'iou'] as const) {
-    if (v[key] === undefined) continue;
-    const n = v[key];
-    if (typeof n !== 'number' || !Number.isFinite(n) || n < 0 || n > 1) {
-      throw badOption(key, 'a number from 0 to 1', n);
-    }
-    out[key] = n;
-  }
-  for (const key of ['maxDetections', 'topK'] as const) {
-    if (v[key] === undefined) continue;
-    const n = v[key];
-    if (typeof n !== 'number' || !Number.isInteger(n) || n < 1) {
-      throw badOption(key, 'a whole number of at least 1', n);
-    }
-    out[key] = n;
-  }
-  for (const key of ['agnostic', 'annotate'] as const) {
-    if (v[key] === undefined) continue;
-    if (typeof v[key] !== 'boolean') throw badOption(key, 'true or false', v[key]);
-    out[key] = v[key] as boolean;
-  }
-  if (v.classes !== undefined) {
-    const c = v.classes;
-    const ok =
-      Array.isArray(c) &&
-      c.every(
-        (x) =>
-          (typeof x === 'string' && x !== '') ||
-          (typeof x === 'number' && Number.isInteger(x) && x >= 0),
-      );
-    if (!ok) throw badOption('classes', 'an array of labels or class ids', c);
-    out.classes = c as (number | string)[];
-  }
-  if (v.model !== undefined) {
-    if (typeof v.model !== 'string' || v.model.trim() === '') {
-      throw badOption('model', 'a model name', v.model);
-    }
-    out.model = v.model.trim();
-  }
-  return out;
-}
-
-/** Node config + overrides → the pipeline's options for one message. */
-export function taskOptions(
-  task: TaskKind,
-  config: TaskConfig,
-  overrides: MessageOverrides,
-): TaskOptions {
-  const opts: TaskOptions = { expectTask: task };
-  if (config.modelVersion) opts.version = String(config.modelVersion);
-  if (task === 'classify') {
-    opts.topK = overrides.topK ?? config.topK;
-  } else {
-    opts.confidence = overrides.confidence ?? config.confidence;
-    opts.iou = overrides.iou ?? config.iou;
-    opts.maxDetections = overrides.maxDetections ?? config.maxDetections;
-    opts.agnostic = overrides.agnostic ?? config.agnostic;
-    const classes = overrides.classes ?? config.classes;
-    if (classes.length > 0) opts.classes = classes;
-  }
-  if (task === 'segment') {
-    if (config.maskFormat === 'rle') opts.rle = true;
-    if (config.maskFormat === 'png') opts.png = true;
-  }
-  if (overrides.annotate ?? config.annotate) opts.annotate = true;
-  return opts;
-}
-
-/** Writes the result into the message per the contract; keeps every other property. */
-export function buildOutput(
-  msg: NodeMessage,
-  result: TaskResult,
-  inputProperty: string,
-  image: unknown,
-  keepImage: boolean,
-): NodeMessage {
-  const { annotated, ...payload } = result;
-  if (inputProperty !== 'payload' && inputProperty !== 'image' && !inputProperty.includes('.')) {
-    // The image moves rather than being copied: msg.image holds it from here on.
-    delete msg[inputProperty];
-  }
-  msg.payload = payload;
-  if (keepImage) msg.image = image;
-  else if (inputProperty === 'image') delete msg.image;
-  if (annotated) msg.annotated = annotated;
-  return msg;
-}
-
-/** Status helpers: catalog keys under `<type>.status.*` and `<type>.errors.*`. */
-export class StatusText {
-  constructor(
-    private readonly RED: NodeAPI,
-    private readonly type: string,
-  ) {}
-
-  text(key: string, subs?: Record<string, unknown>): string {
-    return this.RED._(`${this.type}.${key}`, subs);
-  }
-
-  ring(fill: 'yellow' | 'red', key: string, subs?: Record<string, unknown>): NodeStatus {
-    return { fill, shape: 'ring', text: this.text(key, subs) };
-  }
-
-  dot(fill: 'blue' | 'green', key: string, subs?: Record<string, unknown>): NodeStatus {
-    return { fill, shape: 'dot', text: this.text(key, subs) };
-  }
-
-  error(code: string): NodeStatus {
-    return this.ring('red', `errors.${code}`);
-  }
-}
+import type { StatusText } from './status';
+import type { DoneFunction, Node, NodeAPI, NodeMessage, NodeStatus, SendFunction } from './types';
 
 type Phase = 'idle' | 'preparing' | 'ready' | 'failed';
 
@@ -349,10 +194,13 @@ export class TaskController {
       const options = taskOptions(this.task, this.config, overrides);
       options.cache = this.connection.cache;
       options.signal = signal;
-      const result = await runTask(this.connection.client, model, image as ImageInput, options);
+      const { pixels, decodeMs } = await this.decodeOnce(image as ImageInput, options.annotate);
+      const result = await runTask(this.connection.client, model, pixels, options);
+      result.timings.decodeMs += decodeMs;
+      result.timings.totalMs += decodeMs;
       this.connection.reportSuccess();
       if (model === this.config.model && this.phase !== 'ready') this.phase = 'ready';
-      if (this.config.preview) await this.publishPreview(image as ImageInput, result);
+      if (this.config.preview) await this.publishPreview(pixels, result);
       send(buildOutput(msg, result, this.config.input, image, this.config.keepImage));
       if (this.isQuietAfterThis()) {
         this.setStatus(
@@ -365,6 +213,21 @@ export class TaskController {
       this.connection?.reportFailure(err);
       this.fail(err, done, true);
     }
+  }
+
+  /**
+   * Annotation and the preview draw on the original image, so a message that needs either
+   * is decoded once here and every stage gets the pixels (a raw RGB frame goes through sharp
+   * without another decode). Otherwise the pipeline's fused decode + shrink-on-load is cheaper.
+   */
+  private async decodeOnce(
+    image: ImageInput,
+    annotate: boolean | undefined,
+  ): Promise<{ pixels: ImageInput; decodeMs: number }> {
+    if (!annotate && !this.config.preview) return { pixels: image, decodeMs: 0 };
+    const t0 = performance.now();
+    const pixels = await decodeImage(image);
+    return { pixels, decodeMs: performance.now() - t0 };
   }
 
   /**
@@ -426,60 +289,4 @@ export class TaskController {
   get connectionState(): ConnectionState {
     return this.serverState;
   }
-}
-
-/**
- * Registers a task node type: reads and migrates the config, finds the server node,
- * and hands the rest to a TaskController.
- */
-export function registerTaskNode(RED: NodeAPI, type: string, task: TaskKind): void {
-  RED.nodes.registerType(type, function (this: Node, def: NodeDef) {
-    RED.nodes.createNode(this, def);
-    const status = new StatusText(RED, type);
-    let config: TaskConfig;
-    let setupError: TritonError | undefined;
-    try {
-      config = taskSettings(def);
-    } catch (e) {
-      setupError = toTritonError(e, 'INVALID_CONFIG');
-      config = migrateTask({});
-    }
-    const server = (config.server ? RED.nodes.getNode(config.server) : null) as ServerNode | null;
-    if (!setupError && !server) {
-      setupError = new TritonError(
-        'INVALID_CONFIG',
-        'No server configured: choose a Triton server in the node',
-      );
-    }
-    if (!setupError && server && !server.connection) {
-      setupError =
-        server.configError ??
-        new TritonError('INVALID_CONFIG', 'The server node could not start: check its settings');
-    }
-    let controller: TaskController;
-    try {
-      controller = new TaskController(
-        this,
-        RED,
-        task,
-        config,
-        server?.connection,
-        setupError,
-        status,
-      );
-    } catch (e) {
-      // Bad queue settings: fall back to defaults so the node still ends every message.
-      const err = toTritonError(e, 'INVALID_CONFIG');
-      controller = new TaskController(this, RED, task, migrateTask({}), undefined, err, status);
-    }
-    (this as Node & { controller?: TaskController }).controller = controller;
-    this.on('input', (msg, send, done) => controller.input(msg, send, done));
-    this.on('close', (_removed, done) => {
-      controller.close().then(
-        () => done(),
-        () => done(),
-      );
-    });
-    controller.start();
-  });
 }
