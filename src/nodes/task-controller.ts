@@ -94,9 +94,20 @@ export class TaskController {
       }
     } else if (this.isQuiet()) {
       this.setStatus(
-        this.status.ring('yellow', state === 'down' ? 'status.waiting' : 'status.connecting'),
+        state === 'down' ? this.unreachable() : this.status.ring('yellow', 'status.connecting'),
       );
     }
+  }
+
+  /**
+   * Red ring `cannot reach host:port`: yellow is only for the first attempt (and a model
+   * that is loading); once the server is known to be away the node says so, and turns
+   * green by itself when the connection's probe finds the server again.
+   */
+  private unreachable(): NodeStatus {
+    return this.status.ring('red', 'status.unreachable', {
+      endpoint: this.connection?.endpoint ?? '',
+    });
   }
 
   /** The node's input handler: never throws, every message ends through done. */
@@ -127,7 +138,10 @@ export class TaskController {
   private async prepare(): Promise<void> {
     if (!this.connection || this.closed || this.phase === 'preparing') return;
     this.phase = 'preparing';
-    if (this.isQuiet()) this.setStatus(this.status.ring('yellow', 'status.connecting'));
+    // Retries while the server is known to be away keep the red ring: no yellow flicker.
+    if (this.isQuiet() && this.serverState !== 'down') {
+      this.setStatus(this.status.ring('yellow', 'status.connecting'));
+    }
     try {
       await resolveProfile(this.connection.client, this.config.model, this.config.modelVersion, {
         expectTask: this.task,
@@ -146,8 +160,11 @@ export class TaskController {
         this.phase = 'idle';
         this.connection.reportFailure(err);
         if (this.isQuiet()) {
-          const key = err.code === 'MODEL_NOT_READY' ? 'status.loading' : 'status.connecting';
-          this.setStatus(this.status.ring('yellow', key));
+          this.setStatus(
+            err.code === 'MODEL_NOT_READY'
+              ? this.status.ring('yellow', 'status.loading')
+              : this.unreachable(),
+          );
         }
         this.retryTimer = setTimeout(() => {
           this.retryTimer = undefined;

@@ -5,7 +5,7 @@
  */
 import { toTritonError } from '../client/errors';
 import { registerAdminRoutes } from './admin';
-import type { ServerNode } from './server-node';
+import { endpointKey, type ServerNode } from './server-node';
 import { migrateServer, type ServerCredentials } from './config';
 import { openConnection, type TlsSource } from './connection';
 import type { Node, NodeAPI, NodeDef } from './types';
@@ -20,6 +20,7 @@ export default function tritonServer(RED: NodeAPI): void {
       const node = this as ServerNode;
       try {
         const config = migrateServer(def);
+        node.savedEndpoint = endpointKey(config);
         const tls =
           config.tls && config.tlsConfig
             ? (RED.nodes.getNode(config.tlsConfig) as TlsSource | null)

@@ -186,7 +186,7 @@ describe('task node error paths', function () {
       );
       const caught = nextMessage('caught', 10000);
       // Listen before sending: once the timeout shows red, the connection monitor may
-      // already have moved the node on to yellow 'waiting for server'.
+      // already have moved the node on to red 'cannot reach host:port'.
       const red = statusOf('detect', isStatus('red', 'triton-detect.errors.TIMEOUT'));
       const t0 = Date.now();
       helper.getNode('detect').receive({ payload: good });
