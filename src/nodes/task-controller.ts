@@ -5,8 +5,8 @@
  */
 import { TritonError, toTritonError } from '../client/errors';
 import { decodeImage } from '../vision/image';
-import { resolveProfile, runTask, type TaskResult } from '../vision/pipeline';
-import type { ImageInput } from '../vision/types';
+import { resolveProfile, runTask, type TaskOptions, type TaskResult } from '../vision/pipeline';
+import type { ImageInput, ModelProfile } from '../vision/types';
 import type { TaskConfig, TaskKind } from './config';
 import {
   backoffDelay,
@@ -212,7 +212,7 @@ export class TaskController {
       options.cache = this.connection.cache;
       options.signal = signal;
       const { pixels, decodeMs } = await this.decodeOnce(image as ImageInput, options.annotate);
-      const result = await runTask(this.connection.client, model, pixels, options);
+      const result = await this.infer(this.connection, model, pixels, options);
       result.timings.decodeMs += decodeMs;
       result.timings.totalMs += decodeMs;
       this.connection.reportSuccess();
@@ -229,6 +229,42 @@ export class TaskController {
       const err = toTritonError(e);
       this.connection?.reportFailure(err);
       this.fail(err, done, true);
+    }
+  }
+
+  /**
+   * runTask, and once more with a fresh profile when the server rejects the input
+   * (INVALID_ARGUMENT) because the model was replaced under the same name: new input
+   * shape or dtype, new outputs. The node carries on without a redeploy and logs the
+   * change; a rejection with the profile unchanged is the message's own failure.
+   */
+  private async infer(
+    connection: ServerConnection,
+    model: string,
+    pixels: ImageInput,
+    options: TaskOptions,
+  ): Promise<TaskResult> {
+    try {
+      return await runTask(connection.client, model, pixels, options);
+    } catch (e) {
+      const err = toTritonError(e);
+      if (err.code !== 'INVALID_ARGUMENT' || options.signal?.aborted) throw err;
+      const version = options.version ?? '';
+      const lookup = { cache: connection.cache, expectTask: this.task };
+      const before = await resolveProfile(connection.client, model, version, lookup).catch(
+        () => undefined,
+      );
+      connection.cache.invalidate(model);
+      const after = await resolveProfile(connection.client, model, version, {
+        ...lookup,
+        ...(options.signal ? { signal: options.signal } : {}),
+      });
+      if (before && profileShape(before) === profileShape(after)) throw err;
+      this.node.log(
+        `Model '${model}' changed on ${connection.endpoint} (input ${inputText(before)} → ` +
+          `${inputText(after)}): using its new metadata`,
+      );
+      return runTask(connection.client, model, pixels, options);
     }
   }
 
@@ -306,4 +342,13 @@ export class TaskController {
   get connectionState(): ConnectionState {
     return this.serverState;
   }
+}
+
+/** What a replaced model changes that the request depends on. */
+function profileShape(p: ModelProfile): string {
+  return JSON.stringify([p.input, p.outputs, p.numClasses, p.numMasks, p.task, p.family]);
+}
+
+function inputText(p: ModelProfile | undefined): string {
+  return p ? `${p.input.datatype} [${p.input.shape.join(', ')}]` : '?';
 }
