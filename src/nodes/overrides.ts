@@ -5,6 +5,7 @@
 import { TritonError } from '../client/errors';
 import type { TaskOptions } from '../vision/pipeline';
 import type { TaskConfig, TaskKind } from './config';
+import { parseMessageLabels } from './labels';
 
 /** Per-message overrides accepted in msg.triton. */
 export interface MessageOverrides {
@@ -16,6 +17,8 @@ export interface MessageOverrides {
   topK?: number;
   model?: string;
   annotate?: boolean;
+  /** One name per class, replacing the model's and the node's (see labels.ts). */
+  labels?: string[];
 }
 
 function badOption(name: string, expected: string, got: unknown): TritonError {
@@ -70,6 +73,8 @@ export function parseOverrides(value: unknown): MessageOverrides {
     if (!ok) throw badOption('classes', 'an array of labels or class ids', c);
     out.classes = c as (number | string)[];
   }
+  const labels = parseMessageLabels(v.labels);
+  if (labels) out.labels = labels;
   if (v.model !== undefined) {
     if (typeof v.model !== 'string' || v.model.trim() === '') {
       throw badOption('model', 'a model name', v.model);

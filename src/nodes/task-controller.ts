@@ -4,6 +4,7 @@
  * exactly once through the one error path (red status + done(err)).
  */
 import { TritonError, toTritonError } from '../client/errors';
+import { annotate } from '../vision/annotate';
 import { decodeImage } from '../vision/image';
 import { resolveProfile, runTask, type TaskOptions, type TaskResult } from '../vision/pipeline';
 import type { ImageInput, ModelProfile } from '../vision/types';
@@ -14,6 +15,14 @@ import {
   type ConnectionState,
   type ServerConnection,
 } from './connection';
+import {
+  classIdsFor,
+  effectiveLabels,
+  readModelLabelFile,
+  readNodeLabels,
+  relabel,
+  type LabelFileResult,
+} from './labels';
 import { buildOutput } from './output';
 import { parseOverrides, taskOptions } from './overrides';
 import { previewDataUrl, previewTopic } from './preview';
@@ -37,6 +46,9 @@ export class TaskController {
   private lastStatus: NodeStatus = {};
   private serverState: ConnectionState = 'connecting';
   private previewWarned = false;
+  private readonly nodeLabels: Promise<string[] | undefined>;
+  /** Each model's label file (local mode), read once per model and version. */
+  private readonly labelFiles = new Map<string, Promise<LabelFileResult>>();
 
   constructor(
     private readonly node: Node,
@@ -46,7 +58,12 @@ export class TaskController {
     private readonly connection: ServerConnection | undefined,
     private readonly setupError: TritonError | undefined,
     private readonly status: StatusText,
+    /** The node's Labels setting (a list or `file:NAME`), read once at deploy. */
+    labelsSetting = '',
   ) {
+    this.nodeLabels = readNodeLabels(labelsSetting, RED.settings.userDir);
+    // Failures surface at deploy (prepare) and on each message, never unhandled.
+    this.nodeLabels.catch(() => undefined);
     this.queue = new InputQueue(
       {
         concurrency: config.concurrency,
@@ -148,6 +165,8 @@ export class TaskController {
         cache: this.connection.cache,
         signal: this.abort.signal,
       });
+      // Labels that do not fit the model say so at deploy, not at the first message.
+      await this.labelsFor(this.connection, this.config.model, this.config.modelVersion);
       if (this.closed) return;
       this.phase = 'ready';
       this.connection.reportSuccess();
@@ -212,9 +231,28 @@ export class TaskController {
       options.cache = this.connection.cache;
       options.signal = signal;
       const { pixels, decodeMs } = await this.decodeOnce(image as ImageInput, options.annotate);
+      const labels = await this.labelsFor(
+        this.connection,
+        model,
+        options.version ?? '',
+        overrides.labels,
+      );
+      // With new names the picture is drawn here, after relabelling, from the same pixels.
+      const drawHere = labels !== undefined && options.annotate === true;
+      if (labels && options.classes) options.classes = classIdsFor(options.classes, labels);
+      if (drawHere) delete options.annotate;
       const result = await this.infer(this.connection, model, pixels, options);
       result.timings.decodeMs += decodeMs;
       result.timings.totalMs += decodeMs;
+      if (labels) relabel(result, labels);
+      if (drawHere) {
+        const t0 = performance.now();
+        result.annotated = await annotate(pixels, {
+          ...(result.detections ? { detections: result.detections } : {}),
+          ...(result.classes ? { classes: result.classes } : {}),
+        });
+        result.timings.totalMs += performance.now() - t0;
+      }
       this.connection.reportSuccess();
       if (model === this.config.model && this.phase !== 'ready') this.phase = 'ready';
       if (this.config.preview) await this.publishPreview(pixels, result);
@@ -255,6 +293,9 @@ export class TaskController {
         () => undefined,
       );
       connection.cache.invalidate(model);
+      for (const key of [...this.labelFiles.keys()]) {
+        if (key.startsWith(`${model}@`)) this.labelFiles.delete(key);
+      }
       const after = await resolveProfile(connection.client, model, version, {
         ...lookup,
         ...(options.signal ? { signal: options.signal } : {}),
@@ -266,6 +307,51 @@ export class TaskController {
       );
       return runTask(connection.client, model, pixels, options);
     }
+  }
+
+  /**
+   * The names that replace the model's for this message (see labels.ts for the order),
+   * or undefined when the model's own apply.
+   */
+  private async labelsFor(
+    connection: ServerConnection,
+    model: string,
+    version: string,
+    message?: string[],
+  ): Promise<string[] | undefined> {
+    const node = await this.nodeLabels;
+    const file = (await this.labelFile(connection, model, version)).labels;
+    if (!node && !message && !file) return undefined;
+    const profile = await resolveProfile(connection.client, model, version, {
+      cache: connection.cache,
+      expectTask: this.task,
+    });
+    return effectiveLabels(profile, {
+      ...(file ? { file } : {}),
+      ...(node ? { node } : {}),
+      ...(message ? { message } : {}),
+    });
+  }
+
+  private labelFile(
+    connection: ServerConnection,
+    model: string,
+    version: string,
+  ): Promise<LabelFileResult> {
+    const key = `${model}@${version}`;
+    let found = this.labelFiles.get(key);
+    if (!found) {
+      found = readModelLabelFile(connection.client, model, version).then((r) => {
+        // Said once per model: a remote server cannot send the file, or it is unreadable.
+        if (r.note) this.node.log(r.note);
+        return r;
+      });
+      this.labelFiles.set(key, found);
+      found.catch(() => {
+        if (this.labelFiles.get(key) === found) this.labelFiles.delete(key);
+      });
+    }
+    return found;
   }
 
   /**
