@@ -83,7 +83,8 @@ export class TaskController {
   start(): void {
     if (this.setupError) {
       this.setStatus(this.status.error(this.setupError.code));
-      this.node.error(this.setupError);
+      // A line of text in the debug sidebar, as core nodes write (no message: no Catch).
+      this.node.error(this.setupError.message);
       return;
     }
     if (!this.config.model) {
@@ -193,7 +194,7 @@ export class TaskController {
       }
       this.phase = 'failed';
       if (this.isQuiet()) this.setStatus(this.errorStatus(err));
-      this.node.error(err);
+      this.node.error(err.message);
     }
   }
 

@@ -14,12 +14,12 @@ export default function tritonHealth(RED: NodeAPI): void {
     try {
       config = healthSettings(def);
     } catch (e) {
-      this.error(toTritonError(e, 'INVALID_CONFIG'));
+      this.error(toTritonError(e, 'INVALID_CONFIG').message);
       config = { ...migrateHealth(def), interval: 0 };
     }
     const server = (config.server ? RED.nodes.getNode(config.server) : null) as ServerNode | null;
     if (server && !server.connection && server.configError) {
-      this.error(server.configError);
+      this.error(server.configError.message);
     }
     const controller = new HealthController(this, config, server?.connection, status);
     this.on('input', (msg, send, done) => controller.input(msg, send, done));

@@ -34,7 +34,7 @@ export default function tritonServer(RED: NodeAPI): void {
       } catch (e) {
         // Users of this node show the sentence; the message never holds credentials.
         node.configError = toTritonError(e, 'INVALID_CONFIG');
-        node.error(node.configError);
+        node.error(node.configError.message);
       }
       node.on('close', (_removed, done) => {
         const closing = node.connection ? node.connection.close() : Promise.resolve();
