@@ -272,10 +272,11 @@ export class TaskController {
   }
 
   /**
-   * runTask, and once more with a fresh profile when the server rejects the input
-   * (INVALID_ARGUMENT) because the model was replaced under the same name: new input
-   * shape or dtype, new outputs. The node carries on without a redeploy and logs the
-   * change; a rejection with the profile unchanged is the message's own failure.
+   * runTask, and once more with a fresh profile when the model was replaced on the server
+   * under the same name: the server rejects the old input shape or dtype
+   * (INVALID_ARGUMENT), or the answer no longer fits the old profile (UNSUPPORTED_MODEL,
+   * PROTOCOL_ERROR from decoding). The node re-reads the metadata once, logs the change and
+   * carries on without a redeploy; with the profile unchanged the first error stands.
    */
   private async infer(
     connection: ServerConnection,
@@ -287,12 +288,15 @@ export class TaskController {
       return await runTask(connection.client, model, pixels, options);
     } catch (e) {
       const err = toTritonError(e);
-      if (err.code !== 'INVALID_ARGUMENT' || options.signal?.aborted) throw err;
+      if (!MODEL_CHANGED_CODES.has(err.code) || options.signal?.aborted) throw err;
       const version = options.version ?? '';
       const lookup = { cache: connection.cache, expectTask: this.task };
-      const before = await resolveProfile(connection.client, model, version, lookup).catch(
-        () => undefined,
-      );
+      let before: ModelProfile;
+      try {
+        before = await resolveProfile(connection.client, model, version, lookup);
+      } catch {
+        throw err; // No profile to compare with: not a replaced model.
+      }
       connection.cache.invalidate(model);
       for (const key of [...this.labelFiles.keys()]) {
         if (key.startsWith(`${model}@`)) this.labelFiles.delete(key);
@@ -301,7 +305,7 @@ export class TaskController {
         ...lookup,
         ...(options.signal ? { signal: options.signal } : {}),
       });
-      if (before && profileShape(before) === profileShape(after)) throw err;
+      if (profileShape(before) === profileShape(after)) throw err;
       this.node.log(
         `Model '${model}' changed on ${connection.endpoint} (input ${inputText(before)} → ` +
           `${inputText(after)}): using its new metadata`,
@@ -431,11 +435,15 @@ export class TaskController {
   }
 }
 
+/** Failures that a model replaced under the same name causes. */
+const MODEL_CHANGED_CODES = new Set(['INVALID_ARGUMENT', 'UNSUPPORTED_MODEL', 'PROTOCOL_ERROR']);
+
 /** What a replaced model changes that the request depends on. */
 function profileShape(p: ModelProfile): string {
   return JSON.stringify([p.input, p.outputs, p.numClasses, p.numMasks, p.task, p.family]);
 }
 
-function inputText(p: ModelProfile | undefined): string {
-  return p ? `${p.input.datatype} [${p.input.shape.join(', ')}]` : '?';
+function inputText(p: ModelProfile): string {
+  const outputs = Object.values(p.outputs).join(', ');
+  return `${p.input.datatype} [${p.input.shape.join(', ')}], ${p.numClasses} classes, outputs ${outputs}`;
 }
