@@ -16,6 +16,7 @@ import type { InferenceClient } from '../client/types';
 import { resolveProfile, type ProfileCache } from '../vision/pipeline';
 import type { ServerCredentials } from './config';
 import { clientOptions, demoRepository, resolveRepository, type TlsSource } from './connection';
+import { readModelLabelFile } from './labels';
 import { endpointKey, type ServerNode } from './server-node';
 import type { AdminHandler, NodeAPI } from './types';
 
@@ -95,6 +96,12 @@ export async function listModels(
         row.family = p.family;
         row.backend = p.backend;
         row.labels = p.labels;
+        // The class picker shows the names the node will use: a local label file's.
+        const file =
+          client.kind === 'local'
+            ? await readModelLabelFile(client, m.name, '').catch(() => ({}))
+            : {};
+        if ('labels' in file && file.labels?.length === p.numClasses) row.labels = file.labels;
         if (!row.version) row.version = p.version;
       } catch (e) {
         const err = toTritonError(e);

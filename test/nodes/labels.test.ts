@@ -84,6 +84,13 @@ describe('task nodes: labels from the label file, the node and the message', fun
     assert.deepEqual([d.classId, d.label], [CAT, 'file-cat']);
   });
 
+  it("the editor's model list shows the label file's names (what the class filter will match)", async () => {
+    await helper.load(ALL_NODES, taskFlow(TYPE, target, { id: 'detect', model: 'yolov8n' }));
+    const res = await helper.request().post('/triton-vision/models').send({ id: 'server' });
+    const row = (res.body as { models: { name: string; labels?: string[] }[] }).models[0]!;
+    assert.equal(row.labels?.[CAT], 'file-cat');
+  });
+
   it('the node list replaces the file, the message replaces the node; filters use the new names', async () => {
     await helper.load(
       ALL_NODES,
