@@ -16,7 +16,7 @@ import type { InferenceClient } from '../client/types';
 import { resolveProfile, type ProfileCache } from '../vision/pipeline';
 import type { ServerCredentials } from './config';
 import { clientOptions, demoRepository, resolveRepository, type TlsSource } from './connection';
-import { readModelLabelFile } from './labels';
+import { readModelLabelFile, type LabelFileResult } from './labels';
 import { endpointKey, type ServerNode } from './server-node';
 import type { AdminHandler, NodeAPI } from './types';
 
@@ -97,11 +97,11 @@ export async function listModels(
         row.backend = p.backend;
         row.labels = p.labels;
         // The class picker shows the names the node will use: a local label file's.
-        const file =
+        const file: LabelFileResult =
           client.kind === 'local'
             ? await readModelLabelFile(client, m.name, '').catch(() => ({}))
             : {};
-        if ('labels' in file && file.labels?.length === p.numClasses) row.labels = file.labels;
+        if (file.labels?.length === p.numClasses) row.labels = file.labels;
         if (!row.version) row.version = p.version;
       } catch (e) {
         const err = toTritonError(e);
