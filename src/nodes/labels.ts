@@ -14,8 +14,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { TritonError, toTritonError } from '../client/errors';
 import type { InferenceClient } from '../client/types';
-import type { TaskResult } from '../vision/pipeline';
-import type { ModelProfile } from '../vision/types';
+import { resolveProfile, type ProfileCache, type TaskResult } from '../vision/pipeline';
+import type { ModelProfile, Task } from '../vision/types';
 
 /** The prefix of a node Labels setting that names a file in the user directory. */
 export const LABEL_FILE_PREFIX = 'file:';
@@ -190,4 +190,73 @@ export function classIdsFor(classes: (number | string)[], labels: string[]): (nu
 export function relabel(result: TaskResult, labels: string[]): void {
   for (const d of result.detections ?? []) d.label = labels[d.classId] ?? d.label;
   for (const c of result.classes ?? []) c.label = labels[c.classId] ?? c.label;
+}
+
+/**
+ * One task node's label sources: its Labels setting (read once, at deploy) and each
+ * model's label file (read once per model and version, forgotten when the model changes).
+ */
+export class LabelResolver {
+  private readonly node: Promise<string[] | undefined>;
+  private readonly files = new Map<string, Promise<LabelFileResult>>();
+
+  constructor(
+    setting: string,
+    userDir: string | undefined,
+    private readonly task: Task,
+    /** Where a note about an unusable label file goes (once per model). */
+    private readonly log: (text: string) => void,
+  ) {
+    this.node = readNodeLabels(setting, userDir);
+    // Failures surface at deploy and on each message, never unhandled.
+    this.node.catch(() => undefined);
+  }
+
+  /** The names that replace the model's for one message, or undefined: the model's apply. */
+  async labelsFor(
+    server: { client: InferenceClient; cache: ProfileCache },
+    model: string,
+    version: string,
+    message?: string[],
+  ): Promise<string[] | undefined> {
+    const node = await this.node;
+    const file = (await this.labelFile(server.client, model, version)).labels;
+    if (!node && !message && !file) return undefined;
+    const profile = await resolveProfile(server.client, model, version, {
+      cache: server.cache,
+      expectTask: this.task,
+    });
+    return effectiveLabels(profile, {
+      ...(file ? { file } : {}),
+      ...(node ? { node } : {}),
+      ...(message ? { message } : {}),
+    });
+  }
+
+  /** The model was replaced: read its label file again. */
+  forget(model: string): void {
+    for (const key of [...this.files.keys()]) {
+      if (key.startsWith(`${model}@`)) this.files.delete(key);
+    }
+  }
+
+  private labelFile(
+    client: InferenceClient,
+    model: string,
+    version: string,
+  ): Promise<LabelFileResult> {
+    const key = `${model}@${version}`;
+    let found = this.files.get(key);
+    if (!found) {
+      found = readModelLabelFile(client, model, version).then((r) => {
+        if (r.note) this.log(r.note);
+        return r;
+      });
+      this.files.set(key, found);
+      found.catch(() => {
+        if (this.files.get(key) === found) this.files.delete(key);
+      });
+    }
+    return found;
+  }
 }

@@ -15,14 +15,7 @@ import {
   type ConnectionState,
   type ServerConnection,
 } from './connection';
-import {
-  classIdsFor,
-  effectiveLabels,
-  readModelLabelFile,
-  readNodeLabels,
-  relabel,
-  type LabelFileResult,
-} from './labels';
+import { LabelResolver, classIdsFor, relabel } from './labels';
 import { buildOutput } from './output';
 import { parseOverrides, taskOptions } from './overrides';
 import { previewDataUrl, previewTopic } from './preview';
@@ -46,9 +39,7 @@ export class TaskController {
   private lastStatus: NodeStatus = {};
   private serverState: ConnectionState = 'connecting';
   private previewWarned = false;
-  private readonly nodeLabels: Promise<string[] | undefined>;
-  /** Each model's label file (local mode), read once per model and version. */
-  private readonly labelFiles = new Map<string, Promise<LabelFileResult>>();
+  private readonly labels: LabelResolver;
 
   constructor(
     private readonly node: Node,
@@ -61,9 +52,9 @@ export class TaskController {
     /** The node's Labels setting (a list or `file:NAME`), read once at deploy. */
     labelsSetting = '',
   ) {
-    this.nodeLabels = readNodeLabels(labelsSetting, RED.settings.userDir);
-    // Failures surface at deploy (prepare) and on each message, never unhandled.
-    this.nodeLabels.catch(() => undefined);
+    this.labels = new LabelResolver(labelsSetting, RED.settings.userDir, task, (text) =>
+      this.node.log(text),
+    );
     this.queue = new InputQueue(
       {
         concurrency: config.concurrency,
@@ -167,7 +158,7 @@ export class TaskController {
         signal: this.abort.signal,
       });
       // Labels that do not fit the model say so at deploy, not at the first message.
-      await this.labelsFor(this.connection, this.config.model, this.config.modelVersion);
+      await this.labels.labelsFor(this.connection, this.config.model, this.config.modelVersion);
       if (this.closed) return;
       this.phase = 'ready';
       this.connection.reportSuccess();
@@ -232,7 +223,7 @@ export class TaskController {
       options.cache = this.connection.cache;
       options.signal = signal;
       const { pixels, decodeMs } = await this.decodeOnce(image as ImageInput, options.annotate);
-      const labels = await this.labelsFor(
+      const labels = await this.labels.labelsFor(
         this.connection,
         model,
         options.version ?? '',
@@ -298,9 +289,7 @@ export class TaskController {
         throw err; // No profile to compare with: not a replaced model.
       }
       connection.cache.invalidate(model);
-      for (const key of [...this.labelFiles.keys()]) {
-        if (key.startsWith(`${model}@`)) this.labelFiles.delete(key);
-      }
+      this.labels.forget(model);
       const after = await resolveProfile(connection.client, model, version, {
         ...lookup,
         ...(options.signal ? { signal: options.signal } : {}),
@@ -312,51 +301,6 @@ export class TaskController {
       );
       return runTask(connection.client, model, pixels, options);
     }
-  }
-
-  /**
-   * The names that replace the model's for this message (see labels.ts for the order),
-   * or undefined when the model's own apply.
-   */
-  private async labelsFor(
-    connection: ServerConnection,
-    model: string,
-    version: string,
-    message?: string[],
-  ): Promise<string[] | undefined> {
-    const node = await this.nodeLabels;
-    const file = (await this.labelFile(connection, model, version)).labels;
-    if (!node && !message && !file) return undefined;
-    const profile = await resolveProfile(connection.client, model, version, {
-      cache: connection.cache,
-      expectTask: this.task,
-    });
-    return effectiveLabels(profile, {
-      ...(file ? { file } : {}),
-      ...(node ? { node } : {}),
-      ...(message ? { message } : {}),
-    });
-  }
-
-  private labelFile(
-    connection: ServerConnection,
-    model: string,
-    version: string,
-  ): Promise<LabelFileResult> {
-    const key = `${model}@${version}`;
-    let found = this.labelFiles.get(key);
-    if (!found) {
-      found = readModelLabelFile(connection.client, model, version).then((r) => {
-        // Said once per model: a remote server cannot send the file, or it is unreadable.
-        if (r.note) this.node.log(r.note);
-        return r;
-      });
-      this.labelFiles.set(key, found);
-      found.catch(() => {
-        if (this.labelFiles.get(key) === found) this.labelFiles.delete(key);
-      });
-    }
-    return found;
   }
 
   /**
