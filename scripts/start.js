@@ -225,7 +225,8 @@ function demoFlows() {
         tostatus: true,
         complete: 'payload.detections',
         targetType: 'msg',
-        statusVal: '$count(payload.detections) & " objects"',
+        statusVal:
+          '$count(payload.detections) & ($count(payload.detections) = 1 ? " object" : " objects")',
         statusType: 'jsonata',
         x: 1110,
         y: 80,

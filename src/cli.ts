@@ -77,6 +77,32 @@ function table(file: string, r: TaskResult): string {
   return lines.join('\n');
 }
 
+/**
+ * The pipeline's sentences are written for the nodes ("pick a classify model in this
+ * node"); a terminal user hears them in the CLI's terms.
+ */
+export function cliWording(message: string): string {
+  return message
+    .replace(
+      /is a (\w+) model; pick a (\w+) model in this node/,
+      'is a $1 model: run `triton-vision $1` with it, or give --model a $2 model',
+    )
+    .replace(/fix it in the node or in msg\.triton/g, 'fix that option on the command line')
+    .replace(/ or raise the node's maximum image size/g, '')
+    .replace(/Redeploy to read its metadata again/g, 'Run the command again');
+}
+
+/** NOT_FOUND names what is there, so the next try can be right. */
+async function withModelsThere(e: TritonError, client: InferenceClient): Promise<string> {
+  if (e.code !== 'NOT_FOUND') return e.message;
+  try {
+    const names = [...new Set((await client.repositoryIndex()).map((m) => m.name))].sort();
+    return `${e.message} (models there: ${names.length > 0 ? names.join(', ') : 'none'})`;
+  } catch {
+    return e.message;
+  }
+}
+
 /** The JSON the nodes put in msg.payload (no Buffers in it). */
 function payload(r: TaskResult, rle: boolean): unknown {
   const { annotated: _annotated, ...rest } = r;
@@ -207,7 +233,8 @@ export async function main(argv: string[], out = process.stdout): Promise<number
         const e = isTritonError(err)
           ? err
           : new TritonError('UNKNOWN', String((err as Error)?.message ?? err));
-        process.stderr.write(`triton-vision: ${file}: ${e.code}: ${e.message}\n`);
+        const text = cliWording(await withModelsThere(e, client));
+        process.stderr.write(`triton-vision: ${file}: ${e.code}: ${text}\n`);
       }
     }
     return failures === 0 ? 0 : 1;
@@ -222,7 +249,7 @@ export async function main(argv: string[], out = process.stdout): Promise<number
     const e = isTritonError(err)
       ? err
       : new TritonError('UNKNOWN', String((err as Error)?.message ?? err));
-    process.stderr.write(`triton-vision: ${e.code}: ${e.message}\n`);
+    process.stderr.write(`triton-vision: ${e.code}: ${cliWording(e.message)}\n`);
     return 1;
   } finally {
     await client?.close();

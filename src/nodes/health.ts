@@ -8,7 +8,7 @@ import type { InferenceClient } from '../client/types';
 import type { HealthConfig } from './config';
 import { modelList } from './config';
 import type { ServerConnection } from './connection';
-import type { StatusText } from './common';
+import type { StatusText } from './status';
 import type { DoneFunction, Node, NodeMessage, NodeStatus, SendFunction } from './types';
 
 export interface HealthPayload {
@@ -20,6 +20,12 @@ export interface HealthPayload {
   server: { name: string; version: string } | null;
   error?: { code: string; message: string };
 }
+
+/**
+ * setTimeout's longest delay: 2^31 - 1 ms (24.86 days). A longer one overflows to 1 ms,
+ * which would turn a monthly health check into a thousand a second.
+ */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** One check. Never throws: a failure is reported in `error`. */
 export async function checkHealth(
@@ -116,10 +122,16 @@ export class HealthController {
     await this.chain;
   }
 
+  /** Waits longer than setTimeout can (2^31 - 1 ms) in steps, then checks. */
   private schedule(delayMs: number): void {
     if (this.closed) return;
+    const step = Math.min(delayMs, MAX_TIMER_MS);
     this.timer = setTimeout(() => {
       this.timer = undefined;
+      if (delayMs > step) {
+        this.schedule(delayMs - step);
+        return;
+      }
       this.check().then(
         ({ result, changed }) => {
           if (this.closed) return;
@@ -128,7 +140,7 @@ export class HealthController {
         },
         () => this.schedule(this.config.interval * 1000),
       );
-    }, delayMs);
+    }, step);
   }
 
   /** Checks run one at a time, so a slow server cannot pile them up. */

@@ -1,5 +1,5 @@
-/** triton-detect: runs an image through a detect model (see common.ts for the behaviour). */
-import { registerTaskNode } from './common';
+/** triton-detect: runs an image through a detect model (see task-controller.ts for the behaviour). */
+import { registerTaskNode } from './register-task';
 import type { NodeAPI } from './types';
 
 export default function tritonDetect(RED: NodeAPI): void {

@@ -1,6 +1,7 @@
 /** triton-health: server and model readiness, on input and every N seconds. */
 import { toTritonError } from '../client/errors';
-import { StatusText, type ServerNode } from './common';
+import type { ServerNode } from './server-node';
+import { StatusText } from './status';
 import { healthSettings, migrateHealth, type HealthConfig } from './config';
 import { HealthController } from './health';
 import type { Node, NodeAPI, NodeDef } from './types';
@@ -13,12 +14,12 @@ export default function tritonHealth(RED: NodeAPI): void {
     try {
       config = healthSettings(def);
     } catch (e) {
-      this.error(toTritonError(e, 'INVALID_CONFIG'));
+      this.error(toTritonError(e, 'INVALID_CONFIG').message);
       config = { ...migrateHealth(def), interval: 0 };
     }
     const server = (config.server ? RED.nodes.getNode(config.server) : null) as ServerNode | null;
     if (server && !server.connection && server.configError) {
-      this.error(server.configError);
+      this.error(server.configError.message);
     }
     const controller = new HealthController(this, config, server?.connection, status);
     this.on('input', (msg, send, done) => controller.input(msg, send, done));

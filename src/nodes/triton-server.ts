@@ -6,7 +6,7 @@
 import * as path from 'node:path';
 import { toTritonError } from '../client/errors';
 import { registerAdminRoutes } from './admin';
-import type { ServerNode } from './common';
+import { endpointKey, type ServerNode } from './server-node';
 import { migrateServer, type ServerCredentials } from './config';
 import { demoRepository, openConnection, type TlsSource } from './connection';
 import type { Node, NodeAPI, NodeDef } from './types';
@@ -24,6 +24,7 @@ export default function tritonServer(RED: NodeAPI): void {
       const node = this as ServerNode;
       try {
         const config = migrateServer(def);
+        node.savedEndpoint = endpointKey(config);
         const tls =
           config.tls && config.tlsConfig
             ? (RED.nodes.getNode(config.tlsConfig) as TlsSource | null)
@@ -37,7 +38,7 @@ export default function tritonServer(RED: NodeAPI): void {
       } catch (e) {
         // Users of this node show the sentence; the message never holds credentials.
         node.configError = toTritonError(e, 'INVALID_CONFIG');
-        node.error(node.configError);
+        node.error(node.configError.message);
       }
       node.on('close', (_removed, done) => {
         const closing = node.connection ? node.connection.close() : Promise.resolve();

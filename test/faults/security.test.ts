@@ -91,7 +91,7 @@ describe('fault suite: TLS, credentials and file paths', function () {
           [...ALL_NODES, tlsConfigNode],
           taskFlow(TYPE, target(), { id: ID, model: 'yolov8n' }, { tls: true, timeout: 5 }),
         );
-        await statusOf(ID, (s) => s.fill === 'yellow');
+        await statusOf(ID, (s) => s.shape === 'ring');
         const err = await sendExpectingError(ID, TYPE, { payload: png }, 'TRITON_UNAVAILABLE');
         assert.match(err.message, /certificate|TLS|self[- ]signed|CA/i);
         assert.equal(terminator.handshakes, handshakes, 'no TLS session was ever completed');

@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { TritonError } from '../../src/client/errors';
-import { parseOverrides, taskOptions } from '../../src/nodes/common';
+import { parseOverrides, taskOptions } from '../../src/nodes/overrides';
 import {
   CONFIG_VERSION,
   migrateHealth,

@@ -159,6 +159,29 @@ describe('task node error paths', function () {
     assert.equal(((await out).payload as TaskResult).model.name, 'yolov8n');
   });
 
+  it('setup errors reach the debug sidebar as a line of text, as core nodes write them', async () => {
+    const flow = taskFlow(
+      'triton-detect',
+      grpc(),
+      { id: 'detect', model: 'mobilenetv2' },
+      {
+        grpcPort: 99999,
+      },
+    );
+    await helper.load(ALL_NODES, flow);
+    await statusOf('detect', isStatus('red', 'triton-detect.errors.INVALID_CONFIG'));
+    // Both errors are logged during the load (no message: no Catch): read the log spy.
+    const logSpy = (helper as unknown as { log(): { args: unknown[][] } }).log();
+    const logged = logSpy.args
+      .map((a) => a[0] as { level?: number; id?: string; msg?: unknown })
+      .filter((e) => e && e.level === 20 && (e.id === 'server' || e.id === 'detect'));
+    assert.ok(logged.length >= 2, JSON.stringify(logged));
+    for (const e of logged) {
+      assert.equal(typeof e.msg, 'string', `${e.id}: ${JSON.stringify(e.msg)}`);
+      assert.match(e.msg as string, /grpcPort/);
+    }
+  });
+
   it('wrong-task model: red status with the sentence at deploy, UNSUPPORTED_MODEL on input', async () => {
     await helper.load(
       ALL_NODES,
@@ -186,7 +209,7 @@ describe('task node error paths', function () {
       );
       const caught = nextMessage('caught', 10000);
       // Listen before sending: once the timeout shows red, the connection monitor may
-      // already have moved the node on to yellow 'waiting for server'.
+      // already have moved the node on to red 'cannot reach host:port'.
       const red = statusOf('detect', isStatus('red', 'triton-detect.errors.TIMEOUT'));
       const t0 = Date.now();
       helper.getNode('detect').receive({ payload: good });

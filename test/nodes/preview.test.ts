@@ -155,6 +155,36 @@ describe('task nodes: editor preview over RED.comms', function () {
     }
   });
 
+  it('decodes the photo once per message when both Draw the result and Preview are on', async () => {
+    await helper.load(
+      ALL_NODES,
+      taskFlow('triton-detect', target, { model: 'yolov8n', preview: true, annotate: true }),
+    );
+    // Every decode of an encoded image starts with a header read (sharp's metadata());
+    // pixels handed on as a raw frame need none. Counting those counts the decodes.
+    const proto = sharp.prototype as unknown as { metadata: (...a: unknown[]) => unknown };
+    const original = proto.metadata;
+    let headerReads = 0;
+    proto.metadata = function (this: unknown, ...args: unknown[]) {
+      headerReads++;
+      return original.apply(this, args);
+    };
+    const comms = recordComms();
+    try {
+      const out = nextMessage('out');
+      helper.getNode('detect').receive({ payload: bus });
+      const msg = await out;
+      assert.equal(previewsOf(comms.events).length, 1, 'the preview was drawn');
+      const annotated = await sharp(msg.annotated as Buffer).metadata();
+      assert.deepEqual([annotated.format, annotated.width, annotated.height], ['jpeg', 810, 1080]);
+      assert.equal(headerReads, 1 + 1, 'one decode of bus.jpg (+ the metadata() just above)');
+      assert.ok(Buffer.isBuffer(msg.image), 'msg.image keeps the photo as it was sent');
+    } finally {
+      proto.metadata = original;
+      comms.stop();
+    }
+  });
+
   it('with Preview off nothing is published', async () => {
     await helper.load(
       ALL_NODES,

@@ -41,7 +41,7 @@ describe('server connection and health', function () {
   afterEach(() => helper.unload());
 
   for (const mode of ['http', 'grpc'] as const) {
-    it(`${mode}: server down at deploy → yellow 'connecting', then green and working once it starts, no redeploy`, async () => {
+    it(`${mode}: server down at deploy → yellow 'connecting', red 'cannot reach', then green and working once it starts, no redeploy`, async () => {
       const httpPort = await freePort();
       const grpcPort = await freePort();
       await helper.load(
@@ -49,6 +49,9 @@ describe('server connection and health', function () {
         taskFlow('triton-detect', { mode, httpPort, grpcPort }, { id: 'detect', model: 'yolov8n' }),
       );
       await statusOf('detect', isStatus('yellow', 'triton-detect.status.connecting'));
+      // Once the first attempt has failed the node says so: a red ring, not yellow forever.
+      const red = await statusOf('detect', isStatus('red', 'triton-detect.status.unreachable'));
+      assert.equal(red.shape, 'ring');
       const serve = await startServe({ repository: repo, httpPort, grpcPort });
       try {
         await statusOf('detect', isStatus('green', 'triton-detect.status.ready'), 30000);

@@ -1,180 +1,27 @@
 /**
- * Glue shared by the task nodes (detect / segment / classify): per-message option
- * validation, the one error path (red status + done(err)), status text from the
- * catalog, and the controller that ties a node to its server, its queue and the
- * vision pipeline.
+ * One task node's behaviour (detect / segment / classify): prepares the model profile at
+ * deploy, runs messages through the queue and the vision pipeline, and ends each message
+ * exactly once through the one error path (red status + done(err)).
  */
 import { TritonError, toTritonError } from '../client/errors';
+import { annotate } from '../vision/annotate';
+import { decodeImage } from '../vision/image';
 import { resolveProfile, runTask, type TaskOptions, type TaskResult } from '../vision/pipeline';
-import type { ImageInput } from '../vision/types';
-import { migrateTask, taskSettings, type TaskConfig, type TaskKind } from './config';
+import type { ImageInput, ModelProfile } from '../vision/types';
+import type { TaskConfig, TaskKind } from './config';
 import {
   backoffDelay,
   isTransient,
   type ConnectionState,
   type ServerConnection,
 } from './connection';
+import { LabelResolver, classIdsFor, relabel } from './labels';
+import { buildOutput } from './output';
+import { parseOverrides, taskOptions } from './overrides';
 import { previewDataUrl, previewTopic } from './preview';
 import { InputQueue, type QueueState } from './queue';
-import type {
-  DoneFunction,
-  Node,
-  NodeAPI,
-  NodeDef,
-  NodeMessage,
-  NodeStatus,
-  SendFunction,
-} from './types';
-
-/** A deployed triton-server node as other nodes find it through RED.nodes.getNode. */
-export interface ServerNode extends Node {
-  connection?: ServerConnection;
-  /** Why the server node has no connection (bad settings), when it has none. */
-  configError?: TritonError;
-}
-
-/** Per-message overrides accepted in msg.triton. */
-export interface MessageOverrides {
-  confidence?: number;
-  iou?: number;
-  maxDetections?: number;
-  classes?: (number | string)[];
-  agnostic?: boolean;
-  topK?: number;
-  model?: string;
-  annotate?: boolean;
-}
-
-function badOption(name: string, expected: string, got: unknown): TritonError {
-  return new TritonError(
-    'INVALID_OPTION',
-    `msg.triton.${name} must be ${expected}, got ${JSON.stringify(got) ?? String(got)}: ` +
-      'fix the value or remove it to use the node setting',
-  );
-}
-
-/** Validates msg.triton. Unknown keys are ignored: other nodes may share the object. */
-export function parseOverrides(value: unknown): MessageOverrides {
-  if (value === undefined || value === null) return {};
-  if (typeof value !== 'object' || Array.isArray(value)) {
-    throw new TritonError(
-      'INVALID_OPTION',
-      `msg.triton must be an object such as {confidence: 0.5}, got ${Array.isArray(value) ? 'an array' : typeof value}`,
-    );
-  }
-  const v = value as Record<string, unknown>;
-  const out: MessageOverrides = {};
-  for (const key of ['confidence', 'iou'] as const) {
-    if (v[key] === undefined) continue;
-    const n = v[key];
-    if (typeof n !== 'number' || !Number.isFinite(n) || n < 0 || n > 1) {
-      throw badOption(key, 'a number from 0 to 1', n);
-    }
-    out[key] = n;
-  }
-  for (const key of ['maxDetections', 'topK'] as const) {
-    if (v[key] === undefined) continue;
-    const n = v[key];
-    if (typeof n !== 'number' || !Number.isInteger(n) || n < 1) {
-      throw badOption(key, 'a whole number of at least 1', n);
-    }
-    out[key] = n;
-  }
-  for (const key of ['agnostic', 'annotate'] as const) {
-    if (v[key] === undefined) continue;
-    if (typeof v[key] !== 'boolean') throw badOption(key, 'true or false', v[key]);
-    out[key] = v[key] as boolean;
-  }
-  if (v.classes !== undefined) {
-    const c = v.classes;
-    const ok =
-      Array.isArray(c) &&
-      c.every(
-        (x) =>
-          (typeof x === 'string' && x !== '') ||
-          (typeof x === 'number' && Number.isInteger(x) && x >= 0),
-      );
-    if (!ok) throw badOption('classes', 'an array of labels or class ids', c);
-    out.classes = c as (number | string)[];
-  }
-  if (v.model !== undefined) {
-    if (typeof v.model !== 'string' || v.model.trim() === '') {
-      throw badOption('model', 'a model name', v.model);
-    }
-    out.model = v.model.trim();
-  }
-  return out;
-}
-
-/** Node config + overrides → the pipeline's options for one message. */
-export function taskOptions(
-  task: TaskKind,
-  config: TaskConfig,
-  overrides: MessageOverrides,
-): TaskOptions {
-  const opts: TaskOptions = { expectTask: task };
-  if (config.modelVersion) opts.version = String(config.modelVersion);
-  if (task === 'classify') {
-    opts.topK = overrides.topK ?? config.topK;
-  } else {
-    opts.confidence = overrides.confidence ?? config.confidence;
-    opts.iou = overrides.iou ?? config.iou;
-    opts.maxDetections = overrides.maxDetections ?? config.maxDetections;
-    opts.agnostic = overrides.agnostic ?? config.agnostic;
-    const classes = overrides.classes ?? config.classes;
-    if (classes.length > 0) opts.classes = classes;
-  }
-  if (task === 'segment') {
-    if (config.maskFormat === 'rle') opts.rle = true;
-    if (config.maskFormat === 'png') opts.png = true;
-  }
-  if (overrides.annotate ?? config.annotate) opts.annotate = true;
-  return opts;
-}
-
-/** Writes the result into the message per the contract; keeps every other property. */
-export function buildOutput(
-  msg: NodeMessage,
-  result: TaskResult,
-  inputProperty: string,
-  image: unknown,
-  keepImage: boolean,
-): NodeMessage {
-  const { annotated, ...payload } = result;
-  if (inputProperty !== 'payload' && inputProperty !== 'image' && !inputProperty.includes('.')) {
-    // The image moves rather than being copied: msg.image holds it from here on.
-    delete msg[inputProperty];
-  }
-  msg.payload = payload;
-  if (keepImage) msg.image = image;
-  else if (inputProperty === 'image') delete msg.image;
-  if (annotated) msg.annotated = annotated;
-  return msg;
-}
-
-/** Status helpers: catalog keys under `<type>.status.*` and `<type>.errors.*`. */
-export class StatusText {
-  constructor(
-    private readonly RED: NodeAPI,
-    private readonly type: string,
-  ) {}
-
-  text(key: string, subs?: Record<string, unknown>): string {
-    return this.RED._(`${this.type}.${key}`, subs);
-  }
-
-  ring(fill: 'yellow' | 'red', key: string, subs?: Record<string, unknown>): NodeStatus {
-    return { fill, shape: 'ring', text: this.text(key, subs) };
-  }
-
-  dot(fill: 'blue' | 'green', key: string, subs?: Record<string, unknown>): NodeStatus {
-    return { fill, shape: 'dot', text: this.text(key, subs) };
-  }
-
-  error(code: string): NodeStatus {
-    return this.ring('red', `errors.${code}`);
-  }
-}
+import type { StatusText } from './status';
+import type { DoneFunction, Node, NodeAPI, NodeMessage, NodeStatus, SendFunction } from './types';
 
 type Phase = 'idle' | 'preparing' | 'ready' | 'failed';
 
@@ -192,6 +39,7 @@ export class TaskController {
   private lastStatus: NodeStatus = {};
   private serverState: ConnectionState = 'connecting';
   private previewWarned = false;
+  private readonly labels: LabelResolver;
 
   constructor(
     private readonly node: Node,
@@ -201,7 +49,12 @@ export class TaskController {
     private readonly connection: ServerConnection | undefined,
     private readonly setupError: TritonError | undefined,
     private readonly status: StatusText,
+    /** The node's Labels setting (a list or `file:NAME`), read once at deploy. */
+    labelsSetting = '',
   ) {
+    this.labels = new LabelResolver(labelsSetting, RED.settings.userDir, task, (text) =>
+      this.node.log(text),
+    );
     this.queue = new InputQueue(
       {
         concurrency: config.concurrency,
@@ -221,7 +74,8 @@ export class TaskController {
   start(): void {
     if (this.setupError) {
       this.setStatus(this.status.error(this.setupError.code));
-      this.node.error(this.setupError);
+      // A line of text in the debug sidebar, as core nodes write (no message: no Catch).
+      this.node.error(this.setupError.message);
       return;
     }
     if (!this.config.model) {
@@ -249,9 +103,20 @@ export class TaskController {
       }
     } else if (this.isQuiet()) {
       this.setStatus(
-        this.status.ring('yellow', state === 'down' ? 'status.waiting' : 'status.connecting'),
+        state === 'down' ? this.unreachable() : this.status.ring('yellow', 'status.connecting'),
       );
     }
+  }
+
+  /**
+   * Red ring `cannot reach host:port`: yellow is only for the first attempt (and a model
+   * that is loading); once the server is known to be away the node says so, and turns
+   * green by itself when the connection's probe finds the server again.
+   */
+  private unreachable(): NodeStatus {
+    return this.status.ring('red', 'status.unreachable', {
+      endpoint: this.connection?.endpoint ?? '',
+    });
   }
 
   /** The node's input handler: never throws, every message ends through done. */
@@ -282,13 +147,18 @@ export class TaskController {
   private async prepare(): Promise<void> {
     if (!this.connection || this.closed || this.phase === 'preparing') return;
     this.phase = 'preparing';
-    if (this.isQuiet()) this.setStatus(this.status.ring('yellow', 'status.connecting'));
+    // Retries while the server is known to be away keep the red ring: no yellow flicker.
+    if (this.isQuiet() && this.serverState !== 'down') {
+      this.setStatus(this.status.ring('yellow', 'status.connecting'));
+    }
     try {
       await resolveProfile(this.connection.client, this.config.model, this.config.modelVersion, {
         expectTask: this.task,
         cache: this.connection.cache,
         signal: this.abort.signal,
       });
+      // Labels that do not fit the model say so at deploy, not at the first message.
+      await this.labels.labelsFor(this.connection, this.config.model, this.config.modelVersion);
       if (this.closed) return;
       this.phase = 'ready';
       this.connection.reportSuccess();
@@ -301,8 +171,11 @@ export class TaskController {
         this.phase = 'idle';
         this.connection.reportFailure(err);
         if (this.isQuiet()) {
-          const key = err.code === 'MODEL_NOT_READY' ? 'status.loading' : 'status.connecting';
-          this.setStatus(this.status.ring('yellow', key));
+          this.setStatus(
+            err.code === 'MODEL_NOT_READY'
+              ? this.status.ring('yellow', 'status.loading')
+              : this.unreachable(),
+          );
         }
         this.retryTimer = setTimeout(() => {
           this.retryTimer = undefined;
@@ -312,7 +185,7 @@ export class TaskController {
       }
       this.phase = 'failed';
       if (this.isQuiet()) this.setStatus(this.errorStatus(err));
-      this.node.error(err);
+      this.node.error(err.message);
     }
   }
 
@@ -349,10 +222,32 @@ export class TaskController {
       const options = taskOptions(this.task, this.config, overrides);
       options.cache = this.connection.cache;
       options.signal = signal;
-      const result = await runTask(this.connection.client, model, image as ImageInput, options);
+      const { pixels, decodeMs } = await this.decodeOnce(image as ImageInput, options.annotate);
+      const labels = await this.labels.labelsFor(
+        this.connection,
+        model,
+        options.version ?? '',
+        overrides.labels,
+      );
+      // With new names the picture is drawn here, after relabelling, from the same pixels.
+      const drawHere = labels !== undefined && options.annotate === true;
+      if (labels && options.classes) options.classes = classIdsFor(options.classes, labels);
+      if (drawHere) delete options.annotate;
+      const result = await this.infer(this.connection, model, pixels, options);
+      result.timings.decodeMs += decodeMs;
+      result.timings.totalMs += decodeMs;
+      if (labels) relabel(result, labels);
+      if (drawHere) {
+        const t0 = performance.now();
+        result.annotated = await annotate(pixels, {
+          ...(result.detections ? { detections: result.detections } : {}),
+          ...(result.classes ? { classes: result.classes } : {}),
+        });
+        result.timings.totalMs += performance.now() - t0;
+      }
       this.connection.reportSuccess();
       if (model === this.config.model && this.phase !== 'ready') this.phase = 'ready';
-      if (this.config.preview) await this.publishPreview(image as ImageInput, result);
+      if (this.config.preview) await this.publishPreview(pixels, result);
       send(buildOutput(msg, result, this.config.input, image, this.config.keepImage));
       if (this.isQuietAfterThis()) {
         this.setStatus(
@@ -365,6 +260,62 @@ export class TaskController {
       this.connection?.reportFailure(err);
       this.fail(err, done, true);
     }
+  }
+
+  /**
+   * runTask, and once more with a fresh profile when the model was replaced on the server
+   * under the same name: the server rejects the old input shape or dtype
+   * (INVALID_ARGUMENT), or the answer no longer fits the old profile (UNSUPPORTED_MODEL,
+   * PROTOCOL_ERROR from decoding). The node re-reads the metadata once, logs the change and
+   * carries on without a redeploy; with the profile unchanged the first error stands.
+   */
+  private async infer(
+    connection: ServerConnection,
+    model: string,
+    pixels: ImageInput,
+    options: TaskOptions,
+  ): Promise<TaskResult> {
+    try {
+      return await runTask(connection.client, model, pixels, options);
+    } catch (e) {
+      const err = toTritonError(e);
+      if (!MODEL_CHANGED_CODES.has(err.code) || options.signal?.aborted) throw err;
+      const version = options.version ?? '';
+      const lookup = { cache: connection.cache, expectTask: this.task };
+      let before: ModelProfile;
+      try {
+        before = await resolveProfile(connection.client, model, version, lookup);
+      } catch {
+        throw err; // No profile to compare with: not a replaced model.
+      }
+      connection.cache.invalidate(model);
+      this.labels.forget(model);
+      const after = await resolveProfile(connection.client, model, version, {
+        ...lookup,
+        ...(options.signal ? { signal: options.signal } : {}),
+      });
+      if (profileShape(before) === profileShape(after)) throw err;
+      this.node.log(
+        `Model '${model}' changed on ${connection.endpoint} (input ${inputText(before)} → ` +
+          `${inputText(after)}): using its new metadata`,
+      );
+      return runTask(connection.client, model, pixels, options);
+    }
+  }
+
+  /**
+   * Annotation and the preview draw on the original image, so a message that needs either
+   * is decoded once here and every stage gets the pixels (a raw RGB frame goes through sharp
+   * without another decode). Otherwise the pipeline's fused decode + shrink-on-load is cheaper.
+   */
+  private async decodeOnce(
+    image: ImageInput,
+    annotate: boolean | undefined,
+  ): Promise<{ pixels: ImageInput; decodeMs: number }> {
+    if (!annotate && !this.config.preview) return { pixels: image, decodeMs: 0 };
+    const t0 = performance.now();
+    const pixels = await decodeImage(image);
+    return { pixels, decodeMs: performance.now() - t0 };
   }
 
   /**
@@ -428,58 +379,15 @@ export class TaskController {
   }
 }
 
-/**
- * Registers a task node type: reads and migrates the config, finds the server node,
- * and hands the rest to a TaskController.
- */
-export function registerTaskNode(RED: NodeAPI, type: string, task: TaskKind): void {
-  RED.nodes.registerType(type, function (this: Node, def: NodeDef) {
-    RED.nodes.createNode(this, def);
-    const status = new StatusText(RED, type);
-    let config: TaskConfig;
-    let setupError: TritonError | undefined;
-    try {
-      config = taskSettings(def);
-    } catch (e) {
-      setupError = toTritonError(e, 'INVALID_CONFIG');
-      config = migrateTask({});
-    }
-    const server = (config.server ? RED.nodes.getNode(config.server) : null) as ServerNode | null;
-    if (!setupError && !server) {
-      setupError = new TritonError(
-        'INVALID_CONFIG',
-        'No server configured: choose a Triton server in the node',
-      );
-    }
-    if (!setupError && server && !server.connection) {
-      setupError =
-        server.configError ??
-        new TritonError('INVALID_CONFIG', 'The server node could not start: check its settings');
-    }
-    let controller: TaskController;
-    try {
-      controller = new TaskController(
-        this,
-        RED,
-        task,
-        config,
-        server?.connection,
-        setupError,
-        status,
-      );
-    } catch (e) {
-      // Bad queue settings: fall back to defaults so the node still ends every message.
-      const err = toTritonError(e, 'INVALID_CONFIG');
-      controller = new TaskController(this, RED, task, migrateTask({}), undefined, err, status);
-    }
-    (this as Node & { controller?: TaskController }).controller = controller;
-    this.on('input', (msg, send, done) => controller.input(msg, send, done));
-    this.on('close', (_removed, done) => {
-      controller.close().then(
-        () => done(),
-        () => done(),
-      );
-    });
-    controller.start();
-  });
+/** Failures that a model replaced under the same name causes. */
+const MODEL_CHANGED_CODES = new Set(['INVALID_ARGUMENT', 'UNSUPPORTED_MODEL', 'PROTOCOL_ERROR']);
+
+/** What a replaced model changes that the request depends on. */
+function profileShape(p: ModelProfile): string {
+  return JSON.stringify([p.input, p.outputs, p.numClasses, p.numMasks, p.task, p.family]);
+}
+
+function inputText(p: ModelProfile): string {
+  const outputs = Object.values(p.outputs).join(', ');
+  return `${p.input.datatype} [${p.input.shape.join(', ')}], ${p.numClasses} classes, outputs ${outputs}`;
 }

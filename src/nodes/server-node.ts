@@ -1,0 +1,33 @@
+/** The triton-server config node as the task, health and admin code find it. */
+import type { TritonError } from '../client/errors';
+import type { ServerConnection } from './connection';
+import type { Node } from './types';
+
+/** A deployed triton-server node as other nodes find it through RED.nodes.getNode. */
+export interface ServerNode extends Node {
+  connection?: ServerConnection;
+  /** Why the server node has no connection (bad settings), when it has none. */
+  configError?: TritonError;
+  /** endpointKey() of the settings the node was deployed with: where its secrets may go. */
+  savedEndpoint?: string;
+}
+
+/**
+ * Where a server node's secrets may go: mode, host, the port of that mode and the TLS
+ * settings, as one comparable string. Settings as saved or as the editor sends them.
+ */
+export function endpointKey(config: Record<string, unknown>): string {
+  const mode = String(config.mode ?? 'grpc');
+  if (mode === 'local') return 'local';
+  const port = mode === 'http' ? config.httpPort : config.grpcPort;
+  const tls = config.tls === true || config.tls === 'true';
+  return JSON.stringify([
+    mode,
+    String(config.host ?? '')
+      .trim()
+      .toLowerCase(),
+    String(port ?? '').trim(),
+    tls,
+    tls ? String(config.tlsConfig ?? '') : '',
+  ]);
+}
