@@ -285,7 +285,7 @@ describe('editor (headless Chromium against a live Node-RED)', function () {
 
     await page.locator('#node-input-backendFilter').selectOption('tensorrt');
     assert.deepEqual(await enabledOptions(model), []);
-    assert.match(await status.innerText(), /no detect model/);
+    assert.match(await status.innerText(), /2 detect model\(s\) filtered out by Backend/);
     await page.locator('#node-input-backendFilter').selectOption('onnx');
     assert.deepEqual((await enabledOptions(model)).sort(), ['yolov5n_fp16', 'yolov8n']);
 
