@@ -191,7 +191,7 @@ function demoFlows() {
         dropPolicy: 'oldest',
         version: 1,
         x: 860,
-        y: 100,
+        y: 120,
         wires: [[id('store'), id('detections')]],
       },
       {
@@ -213,8 +213,8 @@ function demoFlows() {
         queueLimit: 10,
         dropPolicy: 'oldest',
         version: 1,
-        x: 870,
-        y: 160,
+        x: 860,
+        y: 330,
         wires: [[id('store'), id('classes')]],
       },
       {
@@ -228,10 +228,11 @@ function demoFlows() {
         tostatus: true,
         complete: 'payload.detections',
         targetType: 'msg',
-        statusVal: '$count(payload.detections) & " objects"',
+        statusVal:
+          '$count(payload.detections) & ($count(payload.detections) = 1 ? " object" : " objects")',
         statusType: 'jsonata',
         x: 1110,
-        y: 80,
+        y: 120,
         wires: [],
       },
       {
@@ -248,7 +249,7 @@ function demoFlows() {
         statusVal: 'payload.classes[0].label',
         statusType: 'jsonata',
         x: 1120,
-        y: 180,
+        y: 330,
         wires: [],
       },
       {
@@ -264,7 +265,7 @@ function demoFlows() {
         finalize: '',
         libs: [],
         x: 1130,
-        y: 130,
+        y: 230,
         wires: [],
       },
       {
@@ -338,7 +339,7 @@ function demoFlows() {
 
   tab(
     'demo-tab',
-    'Triton Vision demo (local)',
+    'Demo (local)',
     false,
     'Runs the bundled YOLOX-nano and MobileNetV2 inside Node-RED (local mode): no server needed.',
   );
@@ -362,7 +363,7 @@ function demoFlows() {
 
   tab(
     'triton-tab',
-    'Triton Vision on Triton :8001',
+    'Demo on Triton :8001',
     true,
     'The same flow against a Triton server on localhost:8001 (gRPC) serving models/triton. ' +
       'Enable this flow once the server runs.',

@@ -5,6 +5,7 @@
  * triton-server.ts; these functions hold the behaviour.
  */
 import { createClient } from '../client';
+import { LOCAL_SERVER_NAME } from '../client/local';
 import { TritonError, httpStatusForCode, toTritonError } from '../client/errors';
 import type { InferenceClient } from '../client/types';
 import { resolveProfile, type ProfileCache } from '../vision/pipeline';
@@ -35,6 +36,8 @@ export interface ListedModel {
   backend?: string;
   labels?: string[];
   error?: string;
+  /** The error code behind `error` (the editor says why the list is empty from it). */
+  code?: string;
 }
 
 export type TestResult =
@@ -66,6 +69,7 @@ export async function listModels(
         if (!row.version) row.version = p.version;
       } catch (e) {
         const err = toTritonError(e);
+        row.code = err.code;
         row.error =
           m.state !== 'READY' && m.state !== ''
             ? `${m.state}${m.reason ? `: ${m.reason}` : ''}`
@@ -81,6 +85,17 @@ export async function testConnection(client: InferenceClient): Promise<TestResul
     const live = await client.serverLive();
     const ready = await client.serverReady();
     const meta = await client.serverMetadata();
+    // Local mode answers live/ready without its runtime: load a model so a missing
+    // onnxruntime is reported here, with the command that installs it.
+    if (meta.name === LOCAL_SERVER_NAME) {
+      const [first] = await client.repositoryIndex();
+      if (first) {
+        await client.modelMetadata(first.name).catch((e: unknown) => {
+          // Only the runtime is this test's business; a model that fails shows in the list.
+          if (toTritonError(e).code === 'RUNTIME_MISSING') throw e;
+        });
+      }
+    }
     return { ok: true, server: { name: meta.name, version: meta.version }, live, ready };
   } catch (e) {
     const err = toTritonError(e);

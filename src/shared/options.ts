@@ -119,7 +119,7 @@ export const HEALTH_OPTIONS = {
 export const TASK_OPTIONS = {
   name: { kind: 'string', default: '' },
   server: { kind: 'string', default: '', node: 'triton-server' },
-  model: { kind: 'string', default: '', required: true, message: 'a model: choose one' },
+  model: { kind: 'string', default: '', required: true, message: 'chosen from the list' },
   modelVersion: { kind: 'string', default: '' },
   backendFilter: { kind: 'enum', default: 'any', values: ['any', 'onnx', 'tensorrt'] },
   confidence: {

@@ -5,11 +5,17 @@
  * (tab switch, import), so it is re-attached from the view's hooks. It goes below the node
  * (under its status line) unless another node is there; then to the right, then above.
  */
+import {
+  NODE_HEIGHT,
+  NODE_MIN_WIDTH,
+  PREVIEW_MAX_H,
+  PREVIEW_MAX_W,
+  STATUS_ROOM,
+  previewSpot,
+  type Box,
+} from '../../shared/layout';
+
 const PREVIEW_TOPIC = 'triton-vision/preview/';
-export const PREVIEW_MAX_W = 200;
-export const PREVIEW_MAX_H = 150;
-/** Room left under a node for its status text. */
-export const STATUS_ROOM = 20;
 const SVG_NS = 'http://www.w3.org/2000/svg';
 
 interface Entry {
@@ -20,46 +26,19 @@ interface Entry {
 /** Node id → its latest thumbnail. */
 const previews: Record<string, Entry> = {};
 
-interface Box {
-  x: number;
-  y: number;
-  w: number;
-  h: number;
-}
-
-function overlaps(a: Box, b: Box): boolean {
-  return a.x < b.x + b.w && b.x < a.x + a.w && a.y < b.y + b.h && b.y < a.y + a.h;
-}
-
-/** The other nodes of the node's tab, as boxes in workspace coordinates. */
-function neighbours(node: EditorNode): Box[] {
-  const out: Box[] = [];
-  RED.nodes.eachNode((n) => {
-    if (n.id === node.id || n.z !== node.z) return;
-    const w = n.w ?? 100;
-    const h = n.h ?? 30;
-    out.push({ x: n.x - w / 2, y: n.y - h / 2, w, h: h + STATUS_ROOM });
-  });
-  return out;
+function boxOf(n: EditorNode, statusRoom: number): Box {
+  const w = n.w ?? NODE_MIN_WIDTH;
+  const h = n.h ?? NODE_HEIGHT;
+  return { x: n.x - w / 2, y: n.y - h / 2, w, h: h + statusRoom };
 }
 
 /** Offset of the picture from the node's top-left corner: the first place nothing covers. */
-export function placePreview(node: EditorNode, w: number, h: number): { dx: number; dy: number } {
-  const nw = node.w ?? 100;
-  const nh = node.h ?? 30;
-  const left = node.x - nw / 2;
-  const top = node.y - nh / 2;
-  const candidates = [
-    { dx: 0, dy: nh + STATUS_ROOM },
-    { dx: nw + 10, dy: 0 },
-    { dx: 0, dy: -h - 10 },
-  ];
-  const others = neighbours(node);
-  for (const c of candidates) {
-    const box = { x: left + c.dx, y: top + c.dy, w, h };
-    if (!others.some((o) => overlaps(box, o))) return c;
-  }
-  return candidates[0]!;
+function placePreview(node: EditorNode, w: number, h: number): { dx: number; dy: number } {
+  const others: Box[] = [];
+  RED.nodes.eachNode((n) => {
+    if (n.id !== node.id && n.z === node.z) others.push(boxOf(n, STATUS_ROOM));
+  });
+  return previewSpot(boxOf(node, 0), others, w, h);
 }
 
 function removePreview(el: PreviewHost | null): void {
