@@ -84,7 +84,6 @@ export function catalog(type: NodeType, lang = 'en-US'): Record<string, Json> {
     const rule = schema[field]!;
     if (rule.kind === 'boolean' || rule.kind === 'list' || field === 'version') continue;
     if (rule.kind === 'string' && (rule.node || !rule.required)) continue;
-    if (rule.kind === 'enum') continue;
     const name = labels[field];
     if (typeof name !== 'string') throw new Error(`${type}: no label.${field} in the catalog`);
     validation[field] = `${name} must be ${expected(rule)}`;

@@ -132,7 +132,7 @@ export function taskForm(task: TaskKind): string {
     ),
     text(c, 'labelsFile', 'fa-file-text-o', { width: '70%', placeholder: true }),
     tip(c, 'labels'),
-    select(c, 'resize', 'fa-expand'),
+    select(c, 'resizeMode', 'fa-expand'),
     checkbox(c, 'annotate', 'fa-paint-brush'),
     checkbox(c, 'preview', 'fa-eye'),
     text(c, 'input', 'fa-picture-o', { width: '70%' }),

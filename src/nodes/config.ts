@@ -75,7 +75,7 @@ export interface TaskConfig {
   /** Classify preprocessing: auto reads it from the model config. */
   preprocess: Preprocess;
   /** exact: the reference tools' resize; fast: libvips shrink-on-load. */
-  resize: ResizeMode;
+  resizeMode: ResizeMode;
   /** Label override typed in the node: one per line or comma-separated; empty = none. */
   labels: string;
   /** Label override file (one label per line), relative to the user directory; empty = none. */
@@ -173,7 +173,7 @@ export function taskSettings(raw: Raw): TaskConfig {
     keepImage: boolField(c.keepImage),
     maskFormat: oneOf('maskFormat', c.maskFormat, T.maskFormat.values),
     preprocess: oneOf('preprocess', c.preprocess, T.preprocess.values),
-    resize: oneOf('resize', c.resize, T.resize.values),
+    resizeMode: oneOf('resizeMode', c.resizeMode, T.resizeMode.values),
     input: String(c.input || 'payload').replace(/^msg\./, ''),
     concurrency: numberField('concurrency', c.concurrency, T.concurrency),
     queueLimit: numberField('queueLimit', c.queueLimit, T.queueLimit),

@@ -148,8 +148,11 @@ export const TASK_OPTIONS = {
   },
   /** Classify preprocessing: from the model config, torchvision's recipe, or the ONNX zoo's. */
   preprocess: { kind: 'enum', default: 'auto', values: ['auto', 'torchvision', 'onnx-zoo'] },
-  /** exact: the reference tools' interpolation; fast: libvips shrink-on-load. */
-  resize: { kind: 'enum', default: 'exact', values: ['exact', 'fast'] },
+  /**
+   * exact: the reference tools' interpolation; fast: libvips shrink-on-load. Not `resize`:
+   * the editor keeps its own `resize` flag on every node.
+   */
+  resizeMode: { kind: 'enum', default: 'exact', values: ['exact', 'fast'] },
   classes: { kind: 'list', default: [] },
   /** Label override: one label per line (or comma-separated), in class-id order. */
   labels: { kind: 'string', default: '' },
@@ -189,7 +192,7 @@ const COMMON_TASK: readonly TaskOption[] = [
   'classes',
   'labels',
   'labelsFile',
-  'resize',
+  'resizeMode',
   'annotate',
   'preview',
   'input',
