@@ -492,13 +492,22 @@ describe('editor (headless Chromium against a live Node-RED)', function () {
     await page.locator('[id="health"]').dblclick();
     await page.locator('#node-input-btn-server-edit').click();
     await accepts(page.locator('#node-config-input-host'), '127.0.0.1');
-    await accepts(page.locator('#node-config-input-grpcPort'), String(serve.grpcPort));
+    // First a port nobody listens on: the model list says the server cannot be reached.
+    const closed = serve.grpcPort === 1 ? 2 : 1;
+    await accepts(page.locator('#node-config-input-grpcPort'), String(closed));
     await page.locator('#node-config-dialog-ok').click();
     await page.locator('#node-dialog-ok').click();
     await page.locator('#node-input-server').waitFor({ state: 'detached' });
 
     await node.locator('.red-ui-flow-node').first().dblclick();
     await model.waitFor();
+    await page.waitForFunction(
+      textMatches('triton-vision-models-status', '^cannot reach the server: .*127\\.0\\.0\\.1'),
+    );
+    await page.locator('#node-input-btn-server-edit').click();
+    await accepts(page.locator('#node-config-input-grpcPort'), String(serve.grpcPort));
+    await page.locator('#node-config-dialog-ok').click();
+    await page.locator('#node-config-input-grpcPort').waitFor({ state: 'detached' });
     await accepts(page.locator('#node-input-confidence'), '0.25');
     await accepts(page.locator('#node-input-maxDetections'), '300');
     await accepts(page.locator('#node-input-concurrency'), '1');
