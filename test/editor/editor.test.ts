@@ -272,7 +272,7 @@ describe('editor (headless Chromium against a live Node-RED)', function () {
     await model.waitFor();
     // Choosing the server lists its models.
     await page.locator('#node-input-server').selectOption('server');
-    await page.waitForFunction(textMatches('triton-vision-models-status', 'model\\(s\\)'));
+    await page.waitForFunction(textMatches('triton-vision-models-status', '^2 models$'));
     // Detect models of the fixture repository; the seg and classify models are other tasks.
     assert.deepEqual((await enabledOptions(model)).sort(), ['yolov5n_fp16', 'yolov8n']);
     const disabled = await model.evaluate((el) =>
@@ -285,7 +285,10 @@ describe('editor (headless Chromium against a live Node-RED)', function () {
 
     await page.locator('#node-input-backendFilter').selectOption('tensorrt');
     assert.deepEqual(await enabledOptions(model), []);
-    assert.match(await status.innerText(), /2 detect model\(s\) filtered out by Backend/);
+    assert.match(
+      await status.innerText(),
+      /^2 detect models filtered out by Backend \(tensorrt\)$/,
+    );
     await page.locator('#node-input-backendFilter').selectOption('onnx');
     assert.deepEqual((await enabledOptions(model)).sort(), ['yolov5n_fp16', 'yolov8n']);
 
@@ -511,7 +514,7 @@ describe('editor (headless Chromium against a live Node-RED)', function () {
     await accepts(page.locator('#node-input-confidence'), '0.25');
     await accepts(page.locator('#node-input-maxDetections'), '300');
     await accepts(page.locator('#node-input-concurrency'), '1');
-    await page.waitForFunction(textMatches('triton-vision-models-status', 'model\\(s\\)|filtered'));
+    await page.waitForFunction(textMatches('triton-vision-models-status', 'models$|filtered'));
     await page.locator('#node-input-backendFilter').selectOption('any');
     await model.selectOption('yolov8n');
     await model.dispatchEvent('change');

@@ -136,7 +136,7 @@ describe('README pictures and the drawn demo flow (headless Chromium, live Node-
     const model = page.locator('#node-input-model');
     await model.waitFor();
     await page.waitForFunction(
-      `/model\\(s\\)/.test(document.getElementById('triton-vision-models-status').textContent)`,
+      `/^1 model$/.test(document.getElementById('triton-vision-models-status').textContent)`,
     );
     assert.equal(await model.inputValue(), 'Detect_COCO_YOLOXnano_ONNX');
     const options = await model.locator('option').allInnerTexts();

@@ -106,7 +106,8 @@ function prepareTaskDialog(node: EditorNode, type: string, task: TaskKind): void
     const missing = listed.find((m) => m.code === 'RUNTIME_MISSING');
     if (missing) return t('models.runtimeMissing', { message: missing.error || '' });
     if (ofTask.length > 0) {
-      return t('models.filtered', { count: ofTask.length, task, backend: backendFilter() });
+      const key = ofTask.length === 1 ? 'models.filteredSingle' : 'models.filtered';
+      return t(key, { count: ofTask.length, task, backend: backendFilter() });
     }
     return t('models.none', { task });
   }
@@ -140,7 +141,13 @@ function prepareTaskDialog(node: EditorNode, type: string, task: TaskKind): void
     keepCurrent(current);
     statusLine
       .toggleClass('triton-failed', usable === 0)
-      .text(usable ? t('models.count', { count: usable }) : emptyReason(ofTask));
+      .text(
+        usable === 1
+          ? t('models.countOne')
+          : usable
+            ? t('models.count', { count: usable })
+            : emptyReason(ofTask),
+      );
     renderClasses();
   }
 
