@@ -26,6 +26,41 @@ interface Rect {
   h: number;
 }
 
+/** Boxes of everything drawn for the nodes of the visible tab, in page pixels. */
+async function drawnRects(page: Page): Promise<Rect[]> {
+  return (await page.evaluate(`(function () {
+    var out = [];
+    function push(what, owner, el) {
+      if (!el) return;
+      var r = el.getBoundingClientRect();
+      if (r.width > 0 && r.height > 0) out.push({ what: what, owner: owner, x: r.x, y: r.y, w: r.width, h: r.height });
+    }
+    document.querySelectorAll('#red-ui-workspace-chart g.red-ui-flow-node-group').forEach(function (g) {
+      push('node', g.id, g.querySelector('.red-ui-flow-node'));
+      g.querySelectorAll('.red-ui-flow-node-label text').forEach(function (t) { push('label', g.id, t); });
+      push('status', g.id, g.querySelector('.red-ui-flow-node-status-label'));
+      push('preview', g.id, g.querySelector('g.triton-vision-preview rect'));
+    });
+    return out;
+  })()`)) as Rect[];
+}
+
+/** Pairs of boxes of different nodes that overlap. */
+function overlapping(rects: Rect[]): string[] {
+  const hits: string[] = [];
+  for (let i = 0; i < rects.length; i++) {
+    for (let j = i + 1; j < rects.length; j++) {
+      const a = rects[i]!;
+      const b = rects[j]!;
+      if (a.owner === b.owner) continue;
+      if (a.x < b.x + b.w && b.x < a.x + a.w && a.y < b.y + b.h && b.y < a.y + a.h) {
+        hits.push(`${a.what} of ${a.owner} / ${b.what} of ${b.owner}`);
+      }
+    }
+  }
+  return hits;
+}
+
 describe('README pictures and the drawn demo flow (headless Chromium, live Node-RED)', function () {
   this.timeout(240000);
   let red: NodeRedHandle;
@@ -79,35 +114,10 @@ describe('README pictures and the drawn demo flow (headless Chromium, live Node-
     await page.waitForFunction(
       `document.querySelectorAll('[id="demo-detect"] .red-ui-flow-node-status-label')[0].textContent.indexOf('ms') > 0`,
     );
-    const rects = (await page.evaluate(`(function () {
-      var out = [];
-      function push(what, owner, el) {
-        if (!el) return;
-        var r = el.getBoundingClientRect();
-        if (r.width > 0 && r.height > 0) out.push({ what: what, owner: owner, x: r.x, y: r.y, w: r.width, h: r.height });
-      }
-      document.querySelectorAll('#red-ui-workspace-chart g.red-ui-flow-node-group').forEach(function (g) {
-        push('node', g.id, g.querySelector('.red-ui-flow-node'));
-        g.querySelectorAll('.red-ui-flow-node-label text').forEach(function (t) { push('label', g.id, t); });
-        push('status', g.id, g.querySelector('.red-ui-flow-node-status-label'));
-        push('preview', g.id, g.querySelector('g.triton-vision-preview rect'));
-      });
-      return out;
-    })()`)) as Rect[];
+    const rects = await drawnRects(page);
     assert.ok(rects.filter((r) => r.what === 'node').length >= 14, JSON.stringify(rects));
     assert.equal(rects.filter((r) => r.what === 'preview').length, 2);
-    const hits: string[] = [];
-    for (let i = 0; i < rects.length; i++) {
-      for (let j = i + 1; j < rects.length; j++) {
-        const a = rects[i]!;
-        const b = rects[j]!;
-        if (a.owner === b.owner) continue;
-        if (a.x < b.x + b.w && b.x < a.x + a.w && a.y < b.y + b.h && b.y < a.y + a.h) {
-          hits.push(`${a.what} of ${a.owner} / ${b.what} of ${b.owner}`);
-        }
-      }
-    }
-    assert.deepEqual(hits, [], 'drawn things overlap');
+    assert.deepEqual(overlapping(rects), [], 'drawn things overlap');
 
     // Both tab names are shown whole (the disabled one carries an extra icon).
     for (const tab of ['demo-tab', 'triton-tab']) {
@@ -180,4 +190,52 @@ describe('README pictures and the drawn demo flow (headless Chromium, live Node-
     assert.deepEqual([meta.width, meta.height], [photo.width, photo.height]);
     fs.writeFileSync(path.join(PICTURES, 'annotated-result.jpg'), jpeg);
   });
+
+  for (const name of [
+    'detect-and-annotate',
+    'classify-top5',
+    'segment-mask-png',
+    'health-monitor',
+  ]) {
+    it(`example ${name}: deployed and drawn, nothing overlaps → test-artifacts/example-${name}.png`, async function () {
+      const flow = JSON.parse(
+        fs.readFileSync(path.join(ROOT, 'examples', `${name}.json`), 'utf8'),
+      ) as (Record<string, unknown> & { id: string; type: string })[];
+      const tab = `tab-${name}`;
+      const nodes = [
+        { id: tab, type: 'tab', label: name, disabled: false, info: '' },
+        ...flow.map((n) => ('x' in n ? { ...n, z: tab } : n)),
+      ];
+      const res = await fetch(`${red.url}flows`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'Node-RED-Deployment-Type': 'full' },
+        body: JSON.stringify(nodes),
+      });
+      assert.ok(res.ok, await res.text());
+      await page.reload();
+      const withPreview = flow.find((n) => /^triton-(detect|classify)$/.test(n.type) && n.preview);
+      const inject = flow.find((n) => n.type === 'inject' && /chelsea/.test(String(n.name)));
+      await page.locator(`[id="${flow.find((n) => 'x' in n)!.id}"]`).waitFor();
+      if (inject) {
+        const fired = await fetch(`${red.url}inject/${inject.id}`, { method: 'POST' });
+        assert.equal(fired.status, 200);
+      }
+      if (withPreview) {
+        await page
+          .locator(`[id="${withPreview.id}"] g.triton-vision-preview image`)
+          .waitFor({ timeout: 120000 });
+      }
+      const rects = await drawnRects(page);
+      assert.ok(rects.filter((r) => r.what === 'node').length >= 6, JSON.stringify(rects));
+      assert.deepEqual(overlapping(rects), [], `${name}: drawn things overlap`);
+      const chart = await page.locator('#red-ui-workspace-chart').boundingBox();
+      assert.ok(chart);
+      fs.mkdirSync(path.join(ROOT, 'test-artifacts'), { recursive: true });
+      await page.screenshot({
+        path: path.join(ROOT, 'test-artifacts', `example-${name}.png`),
+        clip: { x: chart.x - 1, y: chart.y - 40, width: Math.min(chart.width, 1300), height: 520 },
+      });
+      assert.deepEqual(pageErrors, []);
+    });
+  }
 });
