@@ -45,9 +45,9 @@ export default defineConfig([
     external,
   },
   {
-    // The editor (browser) code: one IIFE per node, wrapped by src/editor/assemble.ts into
-    // nodes/<type>.html with its template, catalog, help page and icon.
-    entry: Object.fromEntries(NODE_TYPES.map((n) => [n, `src/editor/browser/${n}.ts`])),
+    // The editor (browser) code: one IIFE, which src/editor/assemble.ts puts into
+    // nodes/triton-server.html beside every node's registration, template, catalog, help, icon.
+    entry: { 'triton-vision-editor': 'src/editor/browser/index.ts' },
     outDir: EDITOR_BUNDLES,
     format: ['iife'],
     target: 'es2020',

@@ -100,6 +100,14 @@ export const SERVER_OPTIONS = {
   version: { kind: 'number', default: CONFIG_VERSION, min: 0, integer: true, message: 'a version' },
 } as const satisfies Schema;
 
+/** The server node's secrets, kept as Node-RED credentials (never in the flow file). */
+export const SERVER_CREDENTIALS = {
+  token: 'password',
+  username: 'text',
+  password: 'password',
+  headerValue: 'password',
+} as const;
+
 export const HEALTH_OPTIONS = {
   name: { kind: 'string', default: '' },
   server: { kind: 'string', default: '', node: 'triton-server' },

@@ -7,6 +7,7 @@
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import * as ts from 'typescript';
 import { LocalClient } from '../../src/client/local';
 import { NODE_TYPES, catalog, help } from '../../src/editor/assemble';
 import { healthForm, serverForm, taskForm } from '../../src/editor/forms';
@@ -20,8 +21,10 @@ import {
   check,
   defaultsOf,
   isValid,
+  TASK_FIELDS,
   type Rule,
   type Schema,
+  type TaskKind,
 } from '../../src/shared/options';
 import { collisions, draw, type FlowNode } from './layout';
 
@@ -140,6 +143,78 @@ describe('editor sources: one definition of each fact', function () {
         assert.match(html, new RegExp(`data-template-name="${type}"`));
         assert.match(html, new RegExp(`registerType\\("${type}"`));
         assert.ok(fs.existsSync(path.join(ROOT, 'nodes', 'icons', `${type}.svg`)), `${type}.svg`);
+      }
+    });
+    it('each nodes/<type>.html registers its type with an object literal naming every field (as node-red-dev validate reads it)', function () {
+      for (const type of NODE_TYPES) {
+        const html = fs.readFileSync(path.join(ROOT, 'nodes', `${type}.html`), 'utf8');
+        const scripts = [
+          ...html.matchAll(/<script.+?type=['"]text\/javascript['"].*?>([\S\s]*?)<\/script>/gi),
+        ].map((m) => m[1]!);
+        const found: { type: string; keys: string[]; defaults: string[]; literal: string[] }[] = [];
+        for (const code of scripts) {
+          const file = ts.createSourceFile(
+            'x.js',
+            code,
+            ts.ScriptTarget.Latest,
+            true,
+            ts.ScriptKind.JS,
+          );
+          const visit = (n: ts.Node): void => {
+            if (
+              ts.isCallExpression(n) &&
+              ts.isPropertyAccessExpression(n.expression) &&
+              n.expression.name.text === 'registerType'
+            ) {
+              const [name, def] = n.arguments;
+              assert.ok(
+                name && ts.isStringLiteral(name),
+                `${type}: registerType without a literal name`,
+              );
+              assert.ok(
+                def && ts.isObjectLiteralExpression(def),
+                `${type}: definition is not an object literal`,
+              );
+              const props = def.properties.map((p) => {
+                assert.ok(
+                  ts.isPropertyAssignment(p),
+                  `${type}: ${p.getText()} is not a plain property`,
+                );
+                return p as ts.PropertyAssignment;
+              });
+              const byName = new Map(props.map((p) => [p.name.getText(), p.initializer]));
+              const defaults = byName.get('defaults');
+              assert.ok(
+                defaults && ts.isObjectLiteralExpression(defaults),
+                `${type}: defaults not inline`,
+              );
+              found.push({
+                type: name.text,
+                keys: [...byName.keys()],
+                defaults: defaults.properties.map((p) => p.name!.getText()),
+                literal: ['category', 'color', 'icon', 'inputs', 'outputs']
+                  .filter((k) => byName.has(k))
+                  .filter(
+                    (k) =>
+                      !ts.isStringLiteral(byName.get(k)!) && !ts.isNumericLiteral(byName.get(k)!),
+                  ),
+              });
+            }
+            ts.forEachChild(n, visit);
+          };
+          visit(file);
+        }
+        assert.equal(found.length, 1, `${type}: ${found.length} registrations`);
+        const [reg] = found;
+        assert.equal(reg!.type, type);
+        assert.deepEqual(reg!.literal, [], `${type}: not literal`);
+        assert.ok(reg!.keys.includes('category'));
+        const schema = SCHEMAS[type]!;
+        const expectedFields =
+          type === 'triton-server' || type === 'triton-health'
+            ? Object.keys(schema)
+            : TASK_FIELDS[type.slice('triton-'.length) as TaskKind];
+        assert.deepEqual([...reg!.defaults].sort(), [...expectedFields].sort(), type);
       }
     });
   });

@@ -2,11 +2,11 @@
  * The editor's side of the admin routes (src/nodes/admin.ts): which server to ask about, and
  * the calls themselves.
  */
-import { SERVER_OPTIONS } from '../../shared/options';
+import { SERVER_CREDENTIALS, SERVER_OPTIONS } from '../../shared/options';
 
 const PASSWORD_PLACEHOLDER = '__PWRD__';
 const CONFIG_FIELDS = Object.keys(SERVER_OPTIONS).filter((f) => f !== 'name' && f !== 'version');
-const CREDENTIAL_FIELDS = ['token', 'username', 'password', 'headerValue'];
+const CREDENTIAL_FIELDS = Object.keys(SERVER_CREDENTIALS);
 
 export interface AdminBody {
   id: string;

@@ -3,20 +3,14 @@ import { HEALTH_OPTIONS } from '../../shared/options';
 import { bodyForServerNode, post } from './admin';
 import { editorDefaults } from './validate';
 
-export function healthNode(): NodeDefinition {
+export function healthNode(): NodeBehaviour {
   return {
-    category: 'Triton Vision',
-    color: '#A3D977',
     defaults: editorDefaults(
       'triton-health',
       HEALTH_OPTIONS,
       Object.keys(HEALTH_OPTIONS),
       'node-input',
     ),
-    inputs: 1,
-    outputs: 1,
-    icon: 'triton-health.svg',
-    paletteLabel: 'health',
     label(this: EditorNode): string {
       return this.name || 'triton health';
     },

@@ -80,6 +80,15 @@ interface NodeDefinition {
   oneditsave?: (this: EditorNode) => void;
 }
 
+/**
+ * What the library gives a node type; its HTML adds the static parts (category, colour,
+ * ports, icon, palette label) as literals, where tools that read the file can see them.
+ */
+type NodeBehaviour = Pick<
+  NodeDefinition,
+  'defaults' | 'credentials' | 'label' | 'labelStyle' | 'oneditprepare' | 'oneditsave'
+>;
+
 interface RedApi {
   _(key: string, vars?: Record<string, unknown>): string;
   nodes: {

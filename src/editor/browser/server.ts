@@ -1,20 +1,16 @@
 /** The editor definition of the triton-server config node. */
-import { SERVER_OPTIONS } from '../../shared/options';
+import { SERVER_CREDENTIALS, SERVER_OPTIONS } from '../../shared/options';
 import { ajaxFailure, bodyFromServerForm, post } from './admin';
 import { editorDefaults } from './validate';
 
 const FIELDS = Object.keys(SERVER_OPTIONS);
 
-export function serverNode(): NodeDefinition {
+export function serverNode(): NodeBehaviour {
   return {
-    category: 'config',
     defaults: editorDefaults('triton-server', SERVER_OPTIONS, FIELDS, 'node-config-input'),
-    credentials: {
-      token: { type: 'password' },
-      username: { type: 'text' },
-      password: { type: 'password' },
-      headerValue: { type: 'password' },
-    },
+    credentials: Object.fromEntries(
+      Object.entries(SERVER_CREDENTIALS).map(([k, type]) => [k, { type }]),
+    ),
     label(this: EditorNode): string {
       if (this.name) return this.name;
       if (this.mode === 'local') return `local: ${String(this.modelRepository || 'demo')}`;

@@ -21,16 +21,10 @@ interface ListedModel {
   code?: string;
 }
 
-export function taskNode(task: TaskKind): NodeDefinition {
+export function taskNode(task: TaskKind): NodeBehaviour {
   const type = `triton-${task}`;
   return {
-    category: 'Triton Vision',
-    color: '#A3D977',
     defaults: editorDefaults(type, TASK_OPTIONS, TASK_FIELDS[task], 'node-input'),
-    inputs: 1,
-    outputs: 1,
-    icon: `${type}.svg`,
-    paletteLabel: task,
     label(this: EditorNode): string {
       return taskLabel(task, this.name, this.model);
     },
