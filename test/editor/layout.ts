@@ -3,6 +3,7 @@
  * sizing rule in src/shared/layout.ts, with a conservative estimate of the label's width in
  * the editor's 14 px sans-serif), the status line under it and the preview of a task node.
  */
+import { catalog, type NodeType } from '../../src/editor/assemble';
 import { taskLabel } from '../../src/shared/labels';
 import {
   NODE_HEIGHT,
@@ -60,11 +61,30 @@ export function labelOf(n: FlowNode): string {
   }
 }
 
+/** Upper bound of a status text's width: Node-RED draws it at 11 px beside a 9 px dot. */
+function statusTextWidth(text: string): number {
+  return 15 + Math.ceil(text.length * 6.5);
+}
+
+/**
+ * The widest status one of our nodes can show: its catalog's status texts and the short error
+ * texts of a red ring (placeholders filled with three digits).
+ */
+export function widestStatus(type: string): number {
+  const cat = catalog(type as NodeType)[type] as Record<string, Record<string, string>>;
+  // Red rings show errors.<CODE>; the other errors.* entries are sentences for the log.
+  const codes = Object.entries(cat.errors ?? {}).filter(([k]) => /^[A-Z_]+$/.test(k));
+  const texts = [...Object.values(cat.status ?? {}), ...codes.map(([, t]) => t)];
+  return Math.max(...texts.map((t) => statusTextWidth(t.replace(/__[a-zA-Z]+__/g, '000'))));
+}
+
 export interface Drawn {
   id: string;
   label: string;
   /** The node and its status line. */
   box: Box;
+  /** Its widest status text, for our nodes. */
+  status?: Box;
   /** Where its preview goes, for a task node with Preview on. */
   preview?: Box;
 }
@@ -86,7 +106,16 @@ export function draw(flow: FlowNode[], z?: string): Drawn[] {
       w,
       h: NODE_HEIGHT + (status ? STATUS_ROOM : 0),
     };
-    return { id: n.id, label, box };
+    const drawn: Drawn = { id: n.id, label, box };
+    if (n.type.startsWith('triton-')) {
+      drawn.status = {
+        x: box.x,
+        y: box.y + NODE_HEIGHT,
+        w: widestStatus(n.type),
+        h: STATUS_ROOM,
+      };
+    }
+    return drawn;
   });
   for (const [i, n] of nodes.entries()) {
     if (!TASKS[n.type] || n.preview !== true) continue;
@@ -109,6 +138,7 @@ export function collisions(drawn: Drawn[]): string[] {
   const items: { name: string; owner: string; box: Box }[] = [];
   for (const d of drawn) {
     items.push({ name: `${d.id} (${d.label})`, owner: d.id, box: d.box });
+    if (d.status) items.push({ name: `status of ${d.id}`, owner: d.id, box: d.status });
     if (d.preview) items.push({ name: `preview of ${d.id}`, owner: d.id, box: d.preview });
   }
   const out: string[] = [];
