@@ -13,6 +13,7 @@ export default tseslint.config(
       'models/**',
       '.demo/**',
       '.cache/**',
+      'nodes/**',
     ],
   },
   js.configs.recommended,
@@ -42,6 +43,19 @@ export default tseslint.config(
       ],
       '@typescript-eslint/no-require-imports': 'off',
       'no-constant-condition': ['error', { checkLoops: false }],
+    },
+  },
+  {
+    // Editor code runs in Node-RED's editor page (see tsconfig.editor.json).
+    files: ['src/editor/browser/**/*.ts'],
+    languageOptions: {
+      globals: {
+        window: 'readonly',
+        document: 'readonly',
+        Image: 'readonly',
+        RED: 'readonly',
+        $: 'readonly',
+      },
     },
   },
   {

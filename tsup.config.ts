@@ -1,9 +1,12 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { defineConfig } from 'tsup';
+import { NODE_TYPES, assembleEditor } from './src/editor/assemble';
 
-// nodes/ cannot be cleaned wholesale (it holds the editor HTML, locales and icons), so drop
-// only the JavaScript a previous build wrote there: chunk names change between builds.
+// nodes/ holds only build outputs now (runtime bundles, editor HTML, catalogs, help, icons),
+// all git-ignored; it cannot be cleaned wholesale while Node-RED may be reading it, so drop
+// the JavaScript a previous build wrote there: chunk names change between builds.
+fs.mkdirSync('nodes', { recursive: true });
 for (const file of fs.readdirSync('nodes')) {
   if (/\.js(\.map)?$/.test(file)) fs.rmSync(path.join('nodes', file));
 }
@@ -15,13 +18,8 @@ const external = [
   '@grpc/grpc-js',
   '@grpc/proto-loader',
 ];
-const NODES = [
-  'triton-server',
-  'triton-health',
-  'triton-detect',
-  'triton-segment',
-  'triton-classify',
-];
+/** Where the editor bundles wait to be wrapped into nodes/<type>.html. */
+const EDITOR_BUNDLES = path.join('.cache', 'editor');
 
 // The library (require('node-red-contrib-triton-vision')) and the command-line
 // entry points go to dist/. Each Node-RED node is bundled into nodes/<name>.js,
@@ -40,16 +38,32 @@ export default defineConfig([
     external,
   },
   {
-    entry: Object.fromEntries(NODES.map((n) => [n, `src/nodes/${n}.ts`])),
+    entry: Object.fromEntries(NODE_TYPES.map((n) => [n, `src/nodes/${n}.ts`])),
     outDir: 'nodes',
     format: ['cjs'],
     target: 'node20',
     platform: 'node',
     sourcemap: false,
-    // Never clean: nodes/ holds the editor HTML, locales and icons.
+    // Never clean: nodes/ also holds the editor files written below.
     clean: false,
     // Shared code goes to one chunk, so the five nodes share one copy of the library.
     splitting: true,
     external,
+  },
+  {
+    // The editor (browser) code: one IIFE, which src/editor/assemble.ts puts into
+    // nodes/triton-server.html beside every node's registration, template, catalog, help, icon.
+    entry: { 'triton-vision-editor': 'src/editor/browser/index.ts' },
+    outDir: EDITOR_BUNDLES,
+    format: ['iife'],
+    target: 'es2020',
+    platform: 'browser',
+    tsconfig: 'tsconfig.editor.json',
+    sourcemap: false,
+    clean: true,
+    splitting: false,
+    async onSuccess() {
+      assembleEditor(process.cwd(), EDITOR_BUNDLES);
+    },
   },
 ]);

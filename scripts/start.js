@@ -188,7 +188,7 @@ function demoFlows() {
         dropPolicy: 'oldest',
         version: 1,
         x: 860,
-        y: 100,
+        y: 120,
         wires: [[id('store'), id('detections')]],
       },
       {
@@ -210,8 +210,8 @@ function demoFlows() {
         queueLimit: 10,
         dropPolicy: 'oldest',
         version: 1,
-        x: 870,
-        y: 160,
+        x: 860,
+        y: 330,
         wires: [[id('store'), id('classes')]],
       },
       {
@@ -229,7 +229,7 @@ function demoFlows() {
           '$count(payload.detections) & ($count(payload.detections) = 1 ? " object" : " objects")',
         statusType: 'jsonata',
         x: 1110,
-        y: 80,
+        y: 120,
         wires: [],
       },
       {
@@ -246,7 +246,7 @@ function demoFlows() {
         statusVal: 'payload.classes[0].label',
         statusType: 'jsonata',
         x: 1120,
-        y: 180,
+        y: 330,
         wires: [],
       },
       {
@@ -262,7 +262,7 @@ function demoFlows() {
         finalize: '',
         libs: [],
         x: 1130,
-        y: 130,
+        y: 230,
         wires: [],
       },
       {
@@ -336,7 +336,7 @@ function demoFlows() {
 
   tab(
     'demo-tab',
-    'Triton Vision demo (local)',
+    'Demo (local)',
     false,
     'Runs the bundled YOLOX-nano and MobileNetV2 inside Node-RED (local mode): no server needed.',
   );
@@ -360,7 +360,7 @@ function demoFlows() {
 
   tab(
     'triton-tab',
-    'Triton Vision on Triton :8001',
+    'Demo on Triton :8001',
     true,
     'The same flow against a Triton server on localhost:8001 (gRPC) serving models/triton. ' +
       'Enable this flow once the server runs.',

@@ -4,9 +4,18 @@
  * (numbers may arrive as strings) into typed settings. Pure functions: no Node-RED.
  */
 import { TritonError } from '../client/errors';
+import {
+  CONFIG_VERSION,
+  HEALTH_OPTIONS,
+  SERVER_OPTIONS,
+  TASK_OPTIONS,
+  defaultsOf,
+  isValid,
+  type Rule,
+} from '../shared/options';
 import type { DropPolicy } from './queue';
 
-export const CONFIG_VERSION = 1;
+export { CONFIG_VERSION };
 
 export type ServerMode = 'grpc' | 'http' | 'local';
 export type AuthType = 'none' | 'bearer' | 'basic' | 'header';
@@ -45,8 +54,10 @@ export interface HealthConfig {
   version: number;
 }
 
-export type TaskKind = 'detect' | 'segment' | 'classify';
+export type { TaskKind } from '../shared/options';
 export type MaskFormat = 'polygon' | 'rle' | 'png';
+export type Preprocess = 'auto' | 'torchvision' | 'onnx-zoo';
+export type ResizeMode = 'exact' | 'fast';
 
 export interface TaskConfig {
   name: string;
@@ -61,6 +72,14 @@ export interface TaskConfig {
   agnostic: boolean;
   maskFormat: MaskFormat;
   topK: number;
+  /** Classify preprocessing: auto reads it from the model config. */
+  preprocess: Preprocess;
+  /** exact: the reference tools' resize; fast: libvips shrink-on-load. */
+  resizeMode: ResizeMode;
+  /** Label override typed in the node: one per line or comma-separated; empty = none. */
+  labels: string;
+  /** Label override file (one label per line), relative to the user directory; empty = none. */
+  labelsFile: string;
   annotate: boolean;
   /** Publish a small annotated thumbnail to the editor, drawn under the node. */
   preview: boolean;
@@ -72,52 +91,10 @@ export interface TaskConfig {
   version: number;
 }
 
-const SERVER_DEFAULTS: ServerConfig = {
-  name: '',
-  mode: 'grpc',
-  host: '127.0.0.1',
-  httpPort: 8000,
-  grpcPort: 8001,
-  modelRepository: 'demo',
-  tls: false,
-  tlsConfig: '',
-  authType: 'none',
-  authHeader: '',
-  timeout: 30,
-  version: CONFIG_VERSION,
-};
-
-const HEALTH_DEFAULTS: HealthConfig = {
-  name: '',
-  server: '',
-  models: '',
-  interval: 10,
-  emit: 'change',
-  version: CONFIG_VERSION,
-};
-
-const TASK_DEFAULTS: TaskConfig = {
-  name: '',
-  server: '',
-  model: '',
-  modelVersion: '',
-  backendFilter: 'any',
-  confidence: 0.25,
-  iou: 0.45,
-  maxDetections: 300,
-  classes: [],
-  agnostic: false,
-  maskFormat: 'polygon',
-  topK: 5,
-  annotate: false,
-  preview: false,
-  input: 'payload',
-  keepImage: true,
-  concurrency: 1,
-  queueLimit: 10,
-  dropPolicy: 'oldest',
-  version: CONFIG_VERSION,
-};
+// Defaults come from the one schema the editor also builds its form from.
+const SERVER_DEFAULTS = defaultsOf(SERVER_OPTIONS) as unknown as ServerConfig;
+const HEALTH_DEFAULTS = defaultsOf(HEALTH_OPTIONS) as unknown as HealthConfig;
+const TASK_DEFAULTS = defaultsOf(TASK_OPTIONS) as unknown as TaskConfig;
 
 type Raw = Record<string, unknown>;
 
@@ -178,24 +155,29 @@ export function migrateTask(raw: Raw): TaskConfig & Raw {
 /** Migrated task config with its numbers checked (the editor may store them as strings). */
 export function taskSettings(raw: Raw): TaskConfig {
   const c = migrateTask(raw);
+  const T = TASK_OPTIONS;
   return {
     ...c,
     model: String(c.model ?? '').trim(),
     modelVersion: String(c.modelVersion ?? '').trim(),
-    confidence: numberField('confidence', c.confidence, { min: 0, max: 1 }),
-    iou: numberField('iou', c.iou, { min: 0, max: 1 }),
-    maxDetections: numberField('maxDetections', c.maxDetections, { min: 1, integer: true }),
-    topK: numberField('topK', c.topK, { min: 1, integer: true }),
+    confidence: numberField('confidence', c.confidence, T.confidence),
+    iou: numberField('iou', c.iou, T.iou),
+    maxDetections: numberField('maxDetections', c.maxDetections, T.maxDetections),
+    topK: numberField('topK', c.topK, T.topK),
     classes: Array.isArray(c.classes) ? c.classes.map(String) : [],
+    labels: String(c.labels ?? ''),
+    labelsFile: String(c.labelsFile ?? '').trim(),
     agnostic: boolField(c.agnostic),
     annotate: boolField(c.annotate),
     preview: boolField(c.preview),
     keepImage: boolField(c.keepImage),
-    maskFormat: oneOf('maskFormat', c.maskFormat, ['polygon', 'rle', 'png'] as const),
+    maskFormat: oneOf('maskFormat', c.maskFormat, T.maskFormat.values),
+    preprocess: oneOf('preprocess', c.preprocess, T.preprocess.values),
+    resizeMode: oneOf('resizeMode', c.resizeMode, T.resizeMode.values),
     input: String(c.input || 'payload').replace(/^msg\./, ''),
-    concurrency: numberField('concurrency', c.concurrency, { min: 1, integer: true }),
-    queueLimit: numberField('queueLimit', c.queueLimit, { min: 0, integer: true }),
-    dropPolicy: oneOf('dropPolicy', c.dropPolicy, ['oldest', 'newest', 'error'] as const),
+    concurrency: numberField('concurrency', c.concurrency, T.concurrency),
+    queueLimit: numberField('queueLimit', c.queueLimit, T.queueLimit),
+    dropPolicy: oneOf('dropPolicy', c.dropPolicy, T.dropPolicy.values),
   };
 }
 
@@ -204,8 +186,8 @@ export function healthSettings(raw: Raw): HealthConfig {
   const c = migrateHealth(raw);
   return {
     ...c,
-    interval: numberField('interval', c.interval, { min: 0 }),
-    emit: oneOf('emit', c.emit, ['change', 'always'] as const),
+    interval: numberField('interval', c.interval, HEALTH_OPTIONS.interval),
+    emit: oneOf('emit', c.emit, HEALTH_OPTIONS.emit.values),
   };
 }
 
@@ -216,24 +198,22 @@ function invalid(field: string, expected: string, got: unknown): TritonError {
   );
 }
 
-/** A number from the editor, which may hold it as a string. */
+/**
+ * A number from the editor, which may hold it as a string, checked against its rule in
+ * src/shared/options.ts (or an ad-hoc range).
+ */
 export function numberField(
   field: string,
   value: unknown,
-  check: { min: number; max?: number; integer?: boolean },
+  check: { min: number; max?: number; integer?: boolean; message?: string },
 ): number {
-  const n = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
-  const ok =
-    typeof n === 'number' &&
-    Number.isFinite(n) &&
-    n >= check.min &&
-    (check.max === undefined || n <= check.max) &&
-    (!check.integer || Number.isInteger(n));
-  if (!ok) {
+  const rule: Rule = { kind: 'number', default: 0, message: '', ...check };
+  if (!isValid(rule, value)) {
     const range = check.max === undefined ? `at least ${check.min}` : `${check.min}..${check.max}`;
-    throw invalid(field, `${check.integer ? 'a whole number' : 'a number'} ${range}`, value);
+    const text = check.message || `${check.integer ? 'a whole number' : 'a number'} ${range}`;
+    throw invalid(field, text, value);
   }
-  return n as number;
+  return typeof value === 'number' ? value : Number(value);
 }
 
 export function oneOf<T extends string>(field: string, value: unknown, allowed: readonly T[]): T {

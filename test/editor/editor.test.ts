@@ -272,7 +272,7 @@ describe('editor (headless Chromium against a live Node-RED)', function () {
     await model.waitFor();
     // Choosing the server lists its models.
     await page.locator('#node-input-server').selectOption('server');
-    await page.waitForFunction(textMatches('triton-vision-models-status', 'model\\(s\\)'));
+    await page.waitForFunction(textMatches('triton-vision-models-status', '^2 models$'));
     // Detect models of the fixture repository; the seg and classify models are other tasks.
     assert.deepEqual((await enabledOptions(model)).sort(), ['yolov5n_fp16', 'yolov8n']);
     const disabled = await model.evaluate((el) =>
@@ -285,7 +285,10 @@ describe('editor (headless Chromium against a live Node-RED)', function () {
 
     await page.locator('#node-input-backendFilter').selectOption('tensorrt');
     assert.deepEqual(await enabledOptions(model), []);
-    assert.match(await status.innerText(), /no detect model/);
+    assert.match(
+      await status.innerText(),
+      /^2 detect models filtered out by Backend \(tensorrt\)$/,
+    );
     await page.locator('#node-input-backendFilter').selectOption('onnx');
     assert.deepEqual((await enabledOptions(model)).sort(), ['yolov5n_fp16', 'yolov8n']);
 
@@ -379,5 +382,175 @@ describe('editor (headless Chromium against a live Node-RED)', function () {
     await image.waitFor({ state: 'detached' });
     assert.equal(await node.locator('g.triton-vision-preview').count(), 0);
     assert.deepEqual(pageErrors, [], 'no script errors in the editor');
+  });
+
+  it('refuses bad values in the dialogs (red border, the message, the Deploy warning) and accepts them fixed', async function () {
+    // Every validator has Node-RED's (value, opt) form: a one-argument one returning a
+    // message would count as valid.
+    const arity = (await page.evaluate(`(function () {
+      var out = {};
+      ['triton-server', 'triton-health', 'triton-detect', 'triton-segment', 'triton-classify'].forEach(function (t) {
+        var d = RED.nodes.getType(t).defaults;
+        Object.keys(d).forEach(function (k) { if (d[k].validate) out[t + '.' + k] = d[k].validate.length; });
+      });
+      return out;
+    })()`)) as Record<string, number>;
+    assert.ok(Object.keys(arity).length >= 20, JSON.stringify(arity));
+    assert.deepEqual(
+      Object.entries(arity).filter(([, n]) => n !== 2),
+      [],
+      'validators with another arity',
+    );
+
+    /** Types a value, then checks the red border and the message the input's tooltip shows. */
+    async function refuses(input: Locator, value: string | null, text: RegExp): Promise<void> {
+      if (value !== null) await input.fill(value);
+      await input.dispatchEvent('change');
+      await page.waitForFunction(
+        (el) =>
+          (el as unknown as { classList: { contains(c: string): boolean } }).classList.contains(
+            'input-error',
+          ),
+        await input.elementHandle(),
+      );
+      await input.hover();
+      await page.locator('.red-ui-popover', { hasText: text }).first().waitFor();
+    }
+    async function accepts(input: Locator, value: string): Promise<void> {
+      await input.fill(value);
+      await input.dispatchEvent('change');
+      await page.waitForFunction(
+        (el) =>
+          !(el as unknown as { classList: { contains(c: string): boolean } }).classList.contains(
+            'input-error',
+          ),
+        await input.elementHandle(),
+      );
+    }
+
+    // The server: an empty host, then a port out of range.
+    await page.locator('[id="health"]').dblclick();
+    await page.locator('#node-input-server').waitFor();
+    await page.locator('#node-input-btn-server-edit').click();
+    await page.locator('#node-config-input-mode').selectOption('grpc');
+    const host = page.locator('#node-config-input-host');
+    const grpcPort = page.locator('#node-config-input-grpcPort');
+    await refuses(host, '', /Host must be a host name or address/);
+    await refuses(grpcPort, '99999', /gRPC port must be a port number from 1 to 65535/);
+    await page
+      .locator('.red-ui-tray')
+      .last()
+      .screenshot({ path: path.join(ARTIFACTS, 'editor-invalid-server.png') });
+    await page.locator('#node-config-dialog-ok').click();
+    await page.locator('#node-input-server').waitFor();
+    await page.locator('#node-dialog-ok').click();
+    await page.locator('#node-input-server').waitFor({ state: 'detached' });
+    assert.equal(await page.evaluate(`RED.nodes.node('server').valid`), false);
+
+    // The detect node: confidence 5, max detections -3, concurrency abc, no model.
+    const [id] = (await page.evaluate(
+      "RED.nodes.filterNodes({ type: 'triton-detect' }).map(function (n) { return n.id; })",
+    )) as string[];
+    const node = page.locator(`[id="${id}"]`);
+    await node.locator('.red-ui-flow-node').first().dblclick();
+    const model = page.locator('#node-input-model');
+    await model.waitFor();
+    await refuses(
+      page.locator('#node-input-confidence'),
+      '5',
+      /Confidence must be a number from 0 to 1/,
+    );
+    await refuses(
+      page.locator('#node-input-maxDetections'),
+      '-3',
+      /Max detections must be a whole number of at least 1/,
+    );
+    await refuses(
+      page.locator('#node-input-concurrency'),
+      'abc',
+      /Concurrency must be a whole number of at least 1/,
+    );
+    await model.selectOption('');
+    await refuses(model, null, /Model must be chosen from the list/);
+    await page
+      .locator('.red-ui-tray')
+      .last()
+      .screenshot({ path: path.join(ARTIFACTS, 'editor-invalid-detect.png') });
+    await page.locator('#node-dialog-ok').click();
+    await model.waitFor({ state: 'detached' });
+    assert.equal(await page.evaluate(`RED.nodes.node('${id}').valid`), false);
+
+    // Deploy warns and names both nodes.
+    await page.locator('#red-ui-header-button-deploy').click();
+    const warning = page.locator('.red-ui-notification', { hasText: 'not properly configured' });
+    await warning.waitFor();
+    const listed = await warning.locator('.red-ui-deploy-dialog-confirm-list').innerText();
+    assert.match(listed, /fixture server \(triton-server\)/);
+    assert.match(listed, /detect \(triton-detect\)/);
+    await page.screenshot({ path: path.join(ARTIFACTS, 'editor-invalid-deploy-warning.png') });
+    await warning.getByRole('button', { name: 'Cancel' }).click();
+    await warning.waitFor({ state: 'detached' });
+
+    // Fixed, both are valid and Deploy goes through without a warning.
+    await page.locator('[id="health"]').dblclick();
+    await page.locator('#node-input-btn-server-edit').click();
+    await accepts(page.locator('#node-config-input-host'), '127.0.0.1');
+    // First a port nobody listens on: the model list says the server cannot be reached.
+    const closed = serve.grpcPort === 1 ? 2 : 1;
+    await accepts(page.locator('#node-config-input-grpcPort'), String(closed));
+    await page.locator('#node-config-dialog-ok').click();
+    await page.locator('#node-dialog-ok').click();
+    await page.locator('#node-input-server').waitFor({ state: 'detached' });
+
+    await node.locator('.red-ui-flow-node').first().dblclick();
+    await model.waitFor();
+    await page.waitForFunction(
+      textMatches('triton-vision-models-status', '^cannot reach the server: .*127\\.0\\.0\\.1'),
+    );
+    await page.locator('#node-input-btn-server-edit').click();
+    await accepts(page.locator('#node-config-input-grpcPort'), String(serve.grpcPort));
+    await page.locator('#node-config-dialog-ok').click();
+    await page.locator('#node-config-input-grpcPort').waitFor({ state: 'detached' });
+    await accepts(page.locator('#node-input-confidence'), '0.25');
+    await accepts(page.locator('#node-input-maxDetections'), '300');
+    await accepts(page.locator('#node-input-concurrency'), '1');
+    await page.waitForFunction(textMatches('triton-vision-models-status', 'models$|filtered'));
+    await page.locator('#node-input-backendFilter').selectOption('any');
+    await model.selectOption('yolov8n');
+    await model.dispatchEvent('change');
+    await page.waitForFunction(
+      `!document.getElementById("node-input-model").classList.contains("input-error")`,
+    );
+    await page.locator('#node-dialog-ok').click();
+    await model.waitFor({ state: 'detached' });
+    assert.equal(await page.evaluate(`RED.nodes.node('${id}').valid`), true);
+    assert.equal(await page.evaluate(`RED.nodes.node('server').valid`), true);
+    const since = await page.locator('.red-ui-notification').count();
+    await page.locator('#red-ui-header-button-deploy').click();
+    await page
+      .locator('.red-ui-notification', { hasText: /deployed/i })
+      .last()
+      .waitFor();
+    assert.equal(
+      await page.locator('.red-ui-notification', { hasText: 'not properly configured' }).count(),
+      0,
+    );
+    assert.ok(since >= 0);
+    assert.deepEqual(pageErrors, [], 'no script errors in the editor');
+  });
+
+  it('Test connection: a result goes away when a setting changes', async function () {
+    await page.locator('[id="health"]').dblclick();
+    await page.locator('#node-input-btn-server-edit').click();
+    const result = page.locator('#triton-server-test-result');
+    await page.locator('#triton-server-test').click();
+    await page.waitForFunction(textMatches('triton-server-test-result', 'live|[A-Z_]+: '));
+    assert.match(await result.innerText(), /live true, ready true/);
+    await page.locator('#node-config-input-timeout').fill('31');
+    await page.waitForFunction(textMatches('triton-server-test-result', '^$'));
+    assert.equal(await result.innerText(), '');
+    await page.locator('#node-config-dialog-cancel').click();
+    await page.locator('#node-dialog-cancel').click();
+    await page.locator('#node-input-server').waitFor({ state: 'detached' });
   });
 });
