@@ -256,6 +256,9 @@ export async function runTask(
     }
   }
   result.timings.postprocessMs = performance.now() - tPost;
+  // Post-processing has read the outputs into plain results: their memory goes back to
+  // the client for the next reply (client/buffer-pool.ts).
+  response.release?.();
   if (options.annotate) {
     result.annotated = await annotate(
       image,
