@@ -28,8 +28,8 @@ export interface ProfileOverrides {
 }
 
 /** ImageNet statistics (torchvision / timm). */
-const IMAGENET_MEAN: [number, number, number] = [0.485, 0.456, 0.406];
-const IMAGENET_STD: [number, number, number] = [0.229, 0.224, 0.225];
+export const IMAGENET_MEAN: [number, number, number] = [0.485, 0.456, 0.406];
+export const IMAGENET_STD: [number, number, number] = [0.229, 0.224, 0.225];
 /** YOLO detection heads sample the image at these strides. */
 const STRIDES = [8, 16, 32];
 const TASKS: readonly Task[] = ['detect', 'segment', 'classify'];
