@@ -10,6 +10,7 @@ import { annotate } from './annotate';
 import { classify } from './classify';
 import { decodeDetections } from './detect';
 import { TensorPool, prepareInput } from './image';
+import { decodeNmsOutputs, nmsOutputNames } from './nms-outputs';
 import { deriveProfile } from './profile';
 import { decodeSegments } from './segment';
 import type {
@@ -185,6 +186,7 @@ export async function runTask(
     profile.outputs.detections,
     profile.outputs.prototypes,
     profile.outputs.logits,
+    ...(profile.outputs.nms ? nmsOutputNames(profile.outputs.nms) : []),
   ].filter((n): n is string => typeof n === 'string');
   const response = await client.infer(
     {
@@ -226,6 +228,15 @@ export async function runTask(
   if (profile.task === 'classify') {
     const logits = findOutput(response.outputs, profile.outputs.logits, model);
     result.classes = classify(asFloat32(logits), profile, options);
+  } else if (profile.outputs.nms && prepared.letterbox) {
+    result.detections = decodeNmsOutputs(
+      response.outputs,
+      profile.outputs.nms,
+      profile,
+      prepared.letterbox,
+      original,
+      options,
+    );
   } else {
     const det = findOutput(response.outputs, profile.outputs.detections, model);
     const geometry = prepared.letterbox;
