@@ -69,6 +69,21 @@ function decodeGrpcMessage(v: unknown): string {
   }
 }
 
+/** A deadline as the grpc-timeout header writes it: at most 8 digits and a unit. */
+export function grpcTimeout(ms: number): string {
+  const units: [string, number][] = [
+    ['m', 1],
+    ['S', 1000],
+    ['M', 60000],
+    ['H', 3600000],
+  ];
+  for (const [unit, per] of units) {
+    const n = Math.max(1, Math.ceil(ms / per));
+    if (n < 1e8) return `${n}${unit}`;
+  }
+  return '99999999H';
+}
+
 export interface UnaryCallSpec {
   path: string;
   chunks: readonly Buffer[];
@@ -185,7 +200,7 @@ export class H2Channel {
         'content-type': 'application/grpc',
         te: 'trailers',
         'grpc-accept-encoding': 'identity,deflate,gzip',
-        'grpc-timeout': `${Math.max(1, Math.ceil(spec.timeoutMs))}m`,
+        'grpc-timeout': grpcTimeout(spec.timeoutMs),
         'user-agent': 'triton-vision-grpc/1',
       };
       try {

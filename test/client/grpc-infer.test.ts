@@ -15,6 +15,7 @@ import * as zlib from 'node:zlib';
 import * as grpc from '@grpc/grpc-js';
 import { ReplyBufferPool } from '../../src/client/buffer-pool';
 import { GrpcClient } from '../../src/client/grpc';
+import { grpcTimeout } from '../../src/client/grpc-h2';
 import {
   InferReplyReader,
   encodeInferRequest,
@@ -100,6 +101,14 @@ function split(buf: Buffer, size: number): Buffer[] {
 }
 
 describe('gRPC ModelInfer codec without copies', () => {
+  it('writes deadlines as grpc-timeout allows: at most 8 digits and a unit', () => {
+    assert.equal(grpcTimeout(30000), '30000m');
+    assert.equal(grpcTimeout(0.2), '1m');
+    assert.equal(grpcTimeout(99999999), '99999999m');
+    assert.equal(grpcTimeout(100000000), '100000S');
+    assert.equal(grpcTimeout(2 ** 31), '2147484S');
+  });
+
   it('frames a request whose raw inputs are the tensors’ own memory, readable by protobufjs', () => {
     const f32 = new Float32Array([1.5, -2, 3]);
     const u8 = new Uint8Array(300).map((_, i) => i % 251);
