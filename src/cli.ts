@@ -13,6 +13,7 @@ import { trackMain } from './cli-track';
 import type { InferenceClient } from './client/types';
 import { ProfileCache, runTask, type TaskOptions, type TaskResult } from './vision/pipeline';
 import type { Task } from './vision/types';
+import { wrapUint8Main } from './tools/wrap-uint8';
 
 const USAGE = `Usage: triton-vision <detect|segment|classify> --model NAME
          (--model-repository DIR | --url grpc://host:8001 | --url http://host:8000)
@@ -38,7 +39,10 @@ const USAGE = `Usage: triton-vision <detect|segment|classify> --model NAME
   --rle                   segment: add COCO RLE masks to the JSON
   --annotate OUT.jpg      write the image with results drawn (OUT-2.jpg, ... for more images)
   --json                  one line of JSON per image (the Node-RED msg.payload)
-  -h, --help              this help`;
+  -h, --help              this help
+
+       triton-vision wrap-uint8 MODEL.onnx --repository DIR --name NAME --normalise yolo|imagenet|none
+         gives an exported ONNX model a UINT8 image input (wrap-uint8 --help)`;
 
 class UsageError extends Error {}
 
@@ -119,6 +123,7 @@ function payload(r: TaskResult, rle: boolean): unknown {
 
 export async function main(argv: string[], out = process.stdout): Promise<number> {
   if (argv[0] === 'track') return trackMain(argv.slice(1), out);
+  if (argv[0] === 'wrap-uint8') return wrapUint8Main(argv.slice(1), out);
   let client: InferenceClient | undefined;
   try {
     const { values, positionals } = parseArgs({

@@ -1,22 +1,25 @@
 /**
- * KServe v2 over gRPC (Triton's GRPCInferenceService) with @grpc/grpc-js on our own
- * protos/kserve_v2.proto. Tensors travel as raw little-endian bytes; message limits
- * are raised so 4k FP32 tensors fit; every call has a deadline; errors are mapped in
- * one place (`toError`).
+ * KServe v2 over gRPC (Triton's GRPCInferenceService) on our own protos/kserve_v2.proto.
+ * ModelInfer runs on node:http2 with the copy-free codec (grpc-h2.ts: tensors written from
+ * their own memory, replies read into pooled aligned memory); the other RPCs, small and
+ * rare, on @grpc/grpc-js. Tensors travel as raw little-endian bytes; message limits are
+ * raised so 4k FP32 tensors fit; every call has a deadline; errors are mapped in one
+ * place (`toError`).
  */
 import * as grpc from '@grpc/grpc-js';
 import { resolveRemoteOptions } from './remote';
+import { attachRelease, ReplyBufferPool } from './buffer-pool';
 import { TritonError, codeFromGrpcStatus, type TritonErrorCode } from './errors';
+import { H2Channel } from './grpc-h2';
 import {
   decodeInferResponse,
-  encodeInferRequest,
+  encodeInferRequestFrame,
   loadKserveProto,
   modelConfigFromWire,
   modelMetadataFromWire,
   modelStatisticsFromWire,
   repositoryModelFromWire,
   serverMetadataFromWire,
-  type WireInferResponse,
   type WireModelConfig,
   type WireModelIndex,
   type WireModelMetadata,
@@ -95,6 +98,8 @@ export class GrpcClient implements InferenceClient {
   private readonly metadata: grpc.Metadata;
   private readonly stub: grpc.Client;
   private readonly active = new Set<grpc.ClientUnaryCall>();
+  private readonly channel: H2Channel;
+  private readonly replies = new ReplyBufferPool();
   private closed = false;
 
   constructor(options: RemoteClientOptions = {}) {
@@ -123,6 +128,7 @@ export class GrpcClient implements InferenceClient {
     if (options.authority) channelOptions['grpc.default_authority'] = options.authority;
     const { ServiceClient } = loadKserveProto();
     this.stub = new ServiceClient(this.endpoint, buildCredentials(options.tls), channelOptions);
+    this.channel = new H2Channel({ endpoint: this.endpoint, tls: options.tls });
   }
 
   // ---- the one place gRPC failures become TritonErrors ---------------------------
@@ -329,30 +335,74 @@ export class GrpcClient implements InferenceClient {
     return (r.model_stats ?? []).map(modelStatisticsFromWire);
   }
 
-  async infer(request: InferRequest, opts?: CallOptions): Promise<InferResponse> {
+  /**
+   * Outputs are views of one pooled reply buffer: valid until `response.release()`
+   * (see buffer-pool.ts). The input tensors are written from their own memory, so they
+   * must stay unchanged until this settles.
+   */
+  async infer(request: InferRequest, opts: CallOptions = {}): Promise<InferResponse> {
     const what = `Inference on model '${request.model}'`;
-    let wire: object;
+    const model = request.model;
+    const details = { endpoint: this.endpoint, model };
+    if (this.closed) {
+      throw new TritonError(
+        'TRITON_UNAVAILABLE',
+        `${what} on ${this.endpoint}: the client is closed (create a new one)`,
+        details,
+      );
+    }
+    if (opts.signal?.aborted) {
+      throw new TritonError(
+        'CANCELLED',
+        `${what} on ${this.endpoint}: cancelled by the caller`,
+        details,
+      );
+    }
+    let frame;
     try {
-      wire = encodeInferRequest(request);
+      frame = encodeInferRequestFrame(request);
     } catch (err) {
       const e = err as TritonError;
       throw new TritonError(e.code ?? 'INVALID_ARGUMENT', `${what}: ${e.message}`, {
-        model: request.model,
-        endpoint: this.endpoint,
+        ...details,
         cause: err,
       });
     }
-    const r = await this.call<WireInferResponse>('ModelInfer', wire, what, opts, request.model);
+    if (frame.messageBytes > this.maxMessageBytes) {
+      throw new TritonError(
+        'MESSAGE_TOO_LARGE',
+        `${what} on ${this.endpoint}: the request is ${frame.messageBytes} bytes (this client allows ${this.maxMessageBytes} bytes per message: raise maxMessageBytes, and the server's limit too)`,
+        details,
+      );
+    }
+    const timeoutMs = opts.timeoutMs ?? this.timeoutMs;
+    let reader;
     try {
-      return decodeInferResponse(r);
+      reader = await this.channel.unary({
+        path: loadKserveProto().service.ModelInfer!.path,
+        chunks: frame.chunks,
+        metadata: this.metadata,
+        timeoutMs,
+        signal: opts.signal,
+        maxMessageBytes: this.maxMessageBytes,
+        memory: this.replies,
+      });
     } catch (err) {
+      throw this.toError(err as grpc.ServiceError, what, timeoutMs, model);
+    }
+    let memory: ArrayBuffer | undefined;
+    try {
+      const read = reader.finish();
+      memory = read.memory;
+      return attachRelease(decodeInferResponse(read.message), this.replies, memory);
+    } catch (err) {
+      reader.discard();
       const e = err as TritonError;
       throw new TritonError(
         e.code ?? 'PROTOCOL_ERROR',
         `${what} on ${this.endpoint}: ${e.message}`,
         {
-          model: request.model,
-          endpoint: this.endpoint,
+          ...details,
           cause: err,
         },
       );
@@ -365,6 +415,7 @@ export class GrpcClient implements InferenceClient {
     this.closed = true;
     for (const call of this.active) call.cancel();
     this.active.clear();
+    this.channel.close();
     this.stub.close();
   }
 }

@@ -84,7 +84,17 @@ export class BodyCollector {
   private chunks: Buffer[] | undefined;
   private total = 0;
 
-  constructor(declared?: number, alignAt?: number) {
+  /**
+   * @param declared the Content-Length, when known: the body is gathered in place
+   * @param alignAt where the first binary tensor starts (Inference-Header-Content-Length)
+   * @param memory where that in-place buffer comes from (default: a fresh ArrayBuffer);
+   *   the body's `.buffer` is then the buffer `memory` handed out
+   */
+  constructor(
+    declared?: number,
+    alignAt?: number,
+    memory?: { acquire(byteLength: number): ArrayBuffer },
+  ) {
     // Past the cap, a peer that declares a huge body and sends little costs us no more
     // memory than what actually arrives.
     if (
@@ -98,7 +108,8 @@ export class BodyCollector {
           ? (8 - (alignAt % 8)) % 8
           : 0;
       // A fresh ArrayBuffer (never Node's shared pool), so offset 0 is 8-byte aligned.
-      this.buf = Buffer.from(new ArrayBuffer(declared + pad), pad, declared);
+      const backing = memory ? memory.acquire(declared + pad) : new ArrayBuffer(declared + pad);
+      this.buf = Buffer.from(backing, pad, declared);
     } else {
       this.chunks = [];
     }

@@ -8,6 +8,7 @@
 import * as http from 'node:http';
 import * as https from 'node:https';
 import * as zlib from 'node:zlib';
+import { attachRelease, ReplyBufferPool } from './buffer-pool';
 import { resolveRemoteOptions } from './remote';
 import {
   TritonError,
@@ -47,6 +48,8 @@ interface Reply {
   status: number;
   headers: http.IncomingHttpHeaders;
   body: Buffer;
+  /** The pooled buffer under `body`, when it came from spec.replyMemory and was not inflated. */
+  memory?: ArrayBuffer;
 }
 
 interface SendSpec {
@@ -57,6 +60,8 @@ interface SendSpec {
   /** The body in pieces, written in order without joining them (used instead of `body`). */
   chunks?: Buffer[];
   headers?: Record<string, string>;
+  /** Gather the reply into memory from here (inference replies). */
+  replyMemory?: ReplyBufferPool;
 }
 
 /** Socket errors that mean a kept-alive socket was closed by the server while idle. */
@@ -243,6 +248,7 @@ export class HttpClient implements InferenceClient {
   private readonly inflight = new Set<http.ClientRequest>();
   private readonly pathPrefix: string;
   private closed = false;
+  private readonly replies = new ReplyBufferPool();
 
   /**
    * @param options host (default 127.0.0.1), port (default 8000), tls (https when set;
@@ -386,9 +392,11 @@ export class HttpClient implements InferenceClient {
             return;
           }
           // Binary tensors start right after the JSON header: align them for in-place views.
+          const inPlace = res.headers['content-encoding'] ? undefined : declared;
           const collected = new BodyCollector(
-            res.headers['content-encoding'] ? undefined : declared,
+            inPlace,
             Number(res.headers[INFERENCE_HEADER] ?? NaN),
+            spec.replyMemory,
           );
           let total = 0;
           res.on('data', (chunk: Buffer) => {
@@ -406,6 +414,10 @@ export class HttpClient implements InferenceClient {
               headers: res.headers,
               body: collected.finish(),
             };
+            const backing = raw.body.buffer;
+            if (spec.replyMemory && inPlace !== undefined && backing instanceof ArrayBuffer) {
+              raw.memory = backing;
+            }
             this.decompress(raw, spec).then(
               (reply) => finish(undefined, reply),
               (err: unknown) => finish(err as TritonError),
@@ -781,11 +793,16 @@ export class HttpClient implements InferenceClient {
       this.modelPath(model, request.version, '/infer'),
       // The chunks share the input tensors' memory (no copy): a successful reply means the
       // server read all of it, so the caller may reuse the tensors once this resolves.
-      { ...spec, chunks: encoded.chunks, headers: encoded.headers },
+      { ...spec, chunks: encoded.chunks, headers: encoded.headers, replyMemory: this.replies },
       opts,
     );
     try {
-      return decodeInferResponse(reply.body, reply.headers);
+      // Outputs are views of the pooled body: valid until release() (buffer-pool.ts).
+      return attachRelease(
+        decodeInferResponse(reply.body, reply.headers),
+        this.replies,
+        reply.memory,
+      );
     } catch (err) {
       throw this.withContext(err, spec, 'PROTOCOL_ERROR');
     }

@@ -169,7 +169,17 @@ export interface InferResponse {
   model: string;
   version: string;
   id?: string;
+  /**
+   * Remote clients may return views of one reused reply buffer: they stay valid until
+   * `release()` is called (see client/buffer-pool.ts).
+   */
   outputs: Tensor[];
+  /**
+   * Gives the reply's memory back to the client for the next inference; the output
+   * tensors must not be read afterwards. Optional to call (without it the memory is left
+   * to the garbage collector) and to provide. Not enumerable where present.
+   */
+  release?: () => void;
 }
 
 export type ClientKind = 'grpc' | 'http' | 'local';

@@ -12,6 +12,7 @@ import { decodeDetections } from './detect';
 import { TensorPool, prepareInput } from './image';
 import type { IccMode, ResizeMode } from './image';
 import { deriveProfile, withPreset } from './profile';
+import { decodeNmsOutputs, nmsOutputNames } from './nms-outputs';
 import { decodeSegments } from './segment';
 import type {
   ClassifyPreset,
@@ -207,6 +208,7 @@ export async function runTask(
     profile.outputs.detections,
     profile.outputs.prototypes,
     profile.outputs.logits,
+    ...(profile.outputs.nms ? nmsOutputNames(profile.outputs.nms) : []),
   ].filter((n): n is string => typeof n === 'string');
   const response = await client.infer(
     {
@@ -248,6 +250,15 @@ export async function runTask(
   if (profile.task === 'classify') {
     const logits = findOutput(response.outputs, profile.outputs.logits, model);
     result.classes = classify(asFloat32(logits), profile, options);
+  } else if (profile.outputs.nms && prepared.letterbox) {
+    result.detections = decodeNmsOutputs(
+      response.outputs,
+      profile.outputs.nms,
+      profile,
+      prepared.letterbox,
+      original,
+      options,
+    );
   } else {
     const det = findOutput(response.outputs, profile.outputs.detections, model);
     const geometry = prepared.letterbox;
@@ -278,6 +289,9 @@ export async function runTask(
     }
   }
   result.timings.postprocessMs = performance.now() - tPost;
+  // Post-processing has read the outputs into plain results: their memory goes back to
+  // the client for the next reply (client/buffer-pool.ts).
+  response.release?.();
   if (options.annotate) {
     result.annotated = await annotate(
       image,

@@ -7,6 +7,7 @@
  * which only settles what the layout leaves open (YOLOv5 or YOLOX for a dynamic anchor count).
  */
 import { TritonError } from '../client/errors';
+import { findNmsOutputs } from './nms-outputs';
 import type { DataType, ModelConfig, ModelMetadata, TensorMetadata } from '../client/types';
 import { COCO80, IMAGENET1000 } from './labels';
 import type { ClassifyPreset, Family, ModelProfile, Preprocess, Task } from './types';
@@ -59,8 +60,8 @@ export interface ProfileOverrides {
 }
 
 /** ImageNet statistics (torchvision / timm). */
-const IMAGENET_MEAN: [number, number, number] = [0.485, 0.456, 0.406];
-const IMAGENET_STD: [number, number, number] = [0.229, 0.224, 0.225];
+export const IMAGENET_MEAN: [number, number, number] = [0.485, 0.456, 0.406];
+export const IMAGENET_STD: [number, number, number] = [0.229, 0.224, 0.225];
 /** YOLO detection heads sample the image at these strides. */
 const STRIDES = [8, 16, 32];
 const TASKS: readonly Task[] = ['detect', 'segment', 'classify'];
@@ -360,12 +361,18 @@ export function deriveProfile(
 
   // ---- outputs by role ----
   const outputs = metadata.outputs.map((o) => ({ name: o.name, shape: core(o.shape.map(Number)) }));
+  // Boxes already through NMS on the server (nms-outputs.ts).
+  const nmsLayout =
+    forcedTask === undefined || forcedTask === 'detect'
+      ? findNmsOutputs(metadata.outputs)
+      : undefined;
   const classifierOut = outputs.filter((o) => isClassifierShape(o.shape));
   const heads = outputs.filter((o) => o.shape.length === 2);
   const protos = outputs.filter((o) => o.shape.length === 3 && !isClassifierShape(o.shape));
 
   let task: Task;
   if (forcedTask !== undefined) task = forcedTask;
+  else if (nmsLayout) task = 'detect';
   else if (heads.length === 1 && protos.length === 1 && outputs.length === 2) task = 'segment';
   else if (heads.length === 1 && outputs.length === 1) task = 'detect';
   else if (classifierOut.length === 1 && outputs.length === 1) task = 'classify';
@@ -417,7 +424,14 @@ export function deriveProfile(
   const outputNames: ModelProfile['outputs'] = {};
   let outputsAreProbabilities: boolean | undefined;
 
-  if (task === 'classify') {
+  if (nmsLayout && task === 'detect') {
+    // The class count is not in the tensors: the label list says it (COCO's 80 by default).
+    const paramList = param(config, 'labels');
+    family = forcedFamily === 'yolov5' || forcedFamily === 'yolox' ? forcedFamily : 'yolov8';
+    numClasses =
+      overrides.labels?.length ?? (paramList !== undefined ? parseLabels(paramList).length : 80);
+    outputNames.nms = nmsLayout;
+  } else if (task === 'classify') {
     const out = classifierOut.length === 1 ? classifierOut[0] : undefined;
     if (!out || outputs.length !== 1 || out.shape[0]! < 2) {
       throw new TritonError(

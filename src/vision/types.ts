@@ -3,6 +3,7 @@
  * Coordinates are pixels of the ORIGINAL image unless a name says otherwise.
  */
 import type { DataType } from '../client/types';
+import type { NmsOutputs } from './nms-outputs';
 
 export type Task = 'detect' | 'segment' | 'classify';
 /** YOLO11 shares yolov8's output layout. */
@@ -118,6 +119,8 @@ export interface ModelProfile {
     prototypes?: string;
     /** Classifier output [1, nc] (logits or probabilities). */
     logits?: string;
+    /** Boxes already through NMS on the server, instead of a raw head (nms-outputs.ts). */
+    nms?: NmsOutputs;
   };
   numClasses: number;
   /** Mask coefficients per detection (32 for YOLOv8-seg, 0 otherwise). */

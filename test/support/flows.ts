@@ -35,6 +35,8 @@ export interface TestNode {
   on(event: string, fn: (arg: never) => void): void;
   once(event: string, fn: (arg: never) => void): void;
   off(event: string, fn: (arg: never) => void): void;
+  /** Node-RED's own removal: the only one that takes 'input' callbacks off. */
+  removeListener(event: string, fn: (arg: never) => void): void;
   receive(msg: NodeMessage): void;
   controller?: {
     currentStatus: NodeStatus;
@@ -186,34 +188,59 @@ export function within<T>(ms: number, what: string, p: Promise<T>): Promise<T> {
   return Promise.race([p, deadline]).finally(() => clearTimeout(timer));
 }
 
+/**
+ * Adds an 'input' callback to a node and returns the function that takes it off again.
+ * Node-RED keeps input callbacks in its own list (Node.prototype.on), and only its
+ * removeListener knows that list: EventEmitter's `off` is a separate function that never
+ * sees them, so listeners "removed" with `off` stayed and piled up over long runs. The
+ * removal waits for a microtask: Node-RED calls the callbacks of one message in a loop
+ * over that list, and taking one out mid-loop would skip the next one.
+ */
+function listenInput(node: TestNode, fn: (msg: NodeMessage) => void): () => void {
+  let active = true;
+  const on = (msg: NodeMessage): void => {
+    if (active) fn(msg);
+  };
+  node.on('input', on);
+  return () => {
+    if (!active) return;
+    active = false;
+    queueMicrotask(() => node.removeListener('input', on));
+  };
+}
+
+/** 'input' callbacks a node holds now (for tests of the helpers themselves). */
+export function inputListenerCount(id: string): number {
+  const node = helper.getNode(id) as TestNode & {
+    _inputCallback?: unknown;
+    _inputCallbacks?: unknown[] | null;
+  };
+  return node._inputCallbacks ? node._inputCallbacks.length : node._inputCallback ? 1 : 0;
+}
+
 /** The next message a helper node receives. */
 export function nextMessage(id: string, ms = 20000): Promise<NodeMessage> {
-  const node = helper.getNode(id);
-  return within(
-    ms,
-    `a message at '${id}'`,
-    new Promise<NodeMessage>((resolve) => node.once('input', (msg: NodeMessage) => resolve(msg))),
-  );
+  return messages(id, 1, ms).then((list) => list[0]!);
 }
 
 /** The next `count` messages a helper node receives, in order. */
 export function messages(id: string, count: number, ms = 20000): Promise<NodeMessage[]> {
   const node = helper.getNode(id);
   const got: NodeMessage[] = [];
+  let stop: () => void = () => undefined;
   return within(
     ms,
-    `${count} messages at '${id}'`,
+    count === 1 ? `a message at '${id}'` : `${count} messages at '${id}'`,
     new Promise<NodeMessage[]>((resolve) => {
-      const on = (msg: NodeMessage): void => {
+      stop = listenInput(node, (msg) => {
         got.push(msg);
         if (got.length === count) {
-          node.off('input', on);
+          stop();
           resolve(got);
         }
-      };
-      node.on('input', on);
+      });
     }),
-  );
+  ).finally(() => stop());
 }
 
 /** Resolves with the first status (current or future) of node `id` that matches. */

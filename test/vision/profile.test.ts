@@ -387,10 +387,10 @@ describe('deriveProfile', () => {
         'UNSUPPORTED_MODEL',
         /needs 3 colour channels/,
       );
-      assertCode(
-        () => deriveProfile(metadata('m', [images(640)], [out('a', [1, 300, 6])]), undefined),
-        'UNSUPPORTED_MODEL',
-        /a detect model needs one output shaped/,
+      // An end-to-end export ([1, 300, 6], NMS on the server) is read as such (nms-outputs.ts).
+      assert.deepEqual(
+        deriveProfile(metadata('m', [images(640)], [out('a', [1, 300, 6])]), undefined).outputs,
+        { nms: { kind: 'end2end', detections: 'a' } },
       );
     });
 

@@ -1,0 +1,408 @@
+/**
+ * Unary gRPC calls on node:http2 directly, for ModelInfer: the request is written as the
+ * chunks encodeInferRequestFrame() made (tensor memory included, no joined copy), and the
+ * reply is read chunk by chunk into InferReplyReader (one copy into pooled memory). grpc-js
+ * cannot do either: it serialises a message into one fresh buffer, copies it again to add
+ * the frame prefix, and joins the reply's chunks into another (bench/grpc-options.ts
+ * measures both).
+ *
+ * What grpc-js gives the other RPCs is kept: one HTTP/2 connection per client, opened on
+ * first use and again after it drops; keep-alive pings while calls run; TLS with a CA,
+ * client certificate, name override or no verification; metadata; deadlines (sent as
+ * grpc-timeout and enforced here); cancellation. Failures come out as a
+ * grpc.ServiceError-like status, so GrpcClient maps them in its one place.
+ */
+import * as http2 from 'node:http2';
+import * as zlib from 'node:zlib';
+import * as grpc from '@grpc/grpc-js';
+import { isTritonError } from './errors';
+import { InferReplyReader, type ReplyMemory } from './grpc-codec';
+import type { TlsOptions } from './types';
+
+const KEEPALIVE_TIME_MS = 30000;
+const KEEPALIVE_TIMEOUT_MS = 10000;
+/** Receive window of the connection: a whole 640 YOLO reply arrives without waiting for updates. */
+const WINDOW_BYTES = 16 * 1024 * 1024;
+
+/** A failed call as grpc-js reports one (GrpcClient.toError reads code and details). */
+export interface CallStatus extends Error {
+  code: grpc.status;
+  details: string;
+  metadata: grpc.Metadata;
+}
+
+function status(code: grpc.status, details: string, cause?: unknown): CallStatus {
+  const err = new Error(`${code} ${grpc.status[code]}: ${details}`, { cause }) as CallStatus;
+  err.code = code;
+  err.details = details;
+  err.metadata = new grpc.Metadata();
+  return err;
+}
+
+/** HTTP status of a non-gRPC answer → gRPC status, as the gRPC HTTP/2 spec maps them. */
+function fromHttpStatus(httpStatus: number): grpc.status {
+  switch (httpStatus) {
+    case 400:
+      return grpc.status.INTERNAL;
+    case 401:
+      return grpc.status.UNAUTHENTICATED;
+    case 403:
+      return grpc.status.PERMISSION_DENIED;
+    case 404:
+      return grpc.status.UNIMPLEMENTED;
+    case 429:
+    case 502:
+    case 503:
+    case 504:
+      return grpc.status.UNAVAILABLE;
+    default:
+      return grpc.status.UNKNOWN;
+  }
+}
+
+function decodeGrpcMessage(v: unknown): string {
+  const s = Array.isArray(v) ? String(v[0]) : v === undefined ? '' : String(v);
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
+}
+
+/** A deadline as the grpc-timeout header writes it: at most 8 digits and a unit. */
+export function grpcTimeout(ms: number): string {
+  const units: [string, number][] = [
+    ['m', 1],
+    ['S', 1000],
+    ['M', 60000],
+    ['H', 3600000],
+  ];
+  for (const [unit, per] of units) {
+    const n = Math.max(1, Math.ceil(ms / per));
+    if (n < 1e8) return `${n}${unit}`;
+  }
+  return '99999999H';
+}
+
+export interface UnaryCallSpec {
+  path: string;
+  chunks: readonly Buffer[];
+  metadata: grpc.Metadata;
+  timeoutMs: number;
+  signal?: AbortSignal | undefined;
+  maxMessageBytes: number;
+  memory: ReplyMemory;
+}
+
+export interface H2ChannelOptions {
+  /** "host:port", an IPv6 host in brackets. */
+  endpoint: string;
+  tls?: TlsOptions | false | undefined;
+}
+
+export class H2Channel {
+  private session: http2.ClientHttp2Session | undefined;
+  private readonly streams = new Set<http2.ClientHttp2Stream>();
+  private keepalive: NodeJS.Timeout | undefined;
+  private closed = false;
+  private readonly authority: string;
+  private readonly url: string;
+
+  constructor(private readonly options: H2ChannelOptions) {
+    this.authority = (options.tls && options.tls.servername) || options.endpoint;
+    this.url = `${options.tls ? 'https' : 'http'}://${options.endpoint}`;
+  }
+
+  private connect(): http2.ClientHttp2Session {
+    if (this.session && !this.session.closed && !this.session.destroyed) return this.session;
+    const t = this.options.tls;
+    const connectOptions: http2.SecureClientSessionOptions = {
+      settings: { initialWindowSize: WINDOW_BYTES, enablePush: false },
+      // Large tensors in flight are counted against this (MB); the default 10 would
+      // refuse a 4k FP32 request.
+      maxSessionMemory: 1024,
+    };
+    if (t) {
+      const pem = (v: string | Buffer | undefined): Buffer | undefined =>
+        v === undefined ? undefined : Buffer.isBuffer(v) ? v : Buffer.from(v);
+      const ca = pem(t.ca);
+      const cert = pem(t.cert);
+      const key = pem(t.key);
+      if (ca) connectOptions.ca = ca;
+      if (cert) connectOptions.cert = cert;
+      if (key) connectOptions.key = key;
+      connectOptions.ALPNProtocols = ['h2'];
+      if (t.servername) connectOptions.servername = t.servername;
+      if (t.verify === false) {
+        connectOptions.rejectUnauthorized = false;
+        connectOptions.checkServerIdentity = () => undefined;
+      }
+    }
+    const session = http2.connect(this.url, connectOptions);
+    session.on('error', () => undefined); // each stream reports its own failure
+    session.on('connect', () => {
+      try {
+        session.setLocalWindowSize(WINDOW_BYTES);
+      } catch {
+        // A session closing as it connects: its streams fail on their own.
+      }
+    });
+    const forget = (): void => {
+      if (this.session === session) this.session = undefined;
+    };
+    session.on('close', forget);
+    session.on('goaway', forget);
+    session.unref();
+    this.session = session;
+    return session;
+  }
+
+  /** Pings while calls run; a connection that does not answer in time is dropped. */
+  private updateKeepalive(): void {
+    if (this.streams.size > 0) this.session?.ref();
+    else this.session?.unref();
+    if (this.streams.size > 0 && !this.keepalive) {
+      this.keepalive = setInterval(() => {
+        const s = this.session;
+        if (!s || s.destroyed) return;
+        const timer = setTimeout(() => s.destroy(), KEEPALIVE_TIMEOUT_MS);
+        timer.unref();
+        try {
+          s.ping(() => clearTimeout(timer));
+        } catch {
+          clearTimeout(timer);
+        }
+      }, KEEPALIVE_TIME_MS);
+      this.keepalive.unref();
+    } else if (this.streams.size === 0 && this.keepalive) {
+      clearInterval(this.keepalive);
+      this.keepalive = undefined;
+    }
+  }
+
+  /**
+   * One unary call. Resolves with the reader holding the whole reply; rejects with a
+   * CallStatus. The request chunks must stay unchanged until it settles.
+   */
+  unary(spec: UnaryCallSpec): Promise<InferReplyReader> {
+    return new Promise<InferReplyReader>((resolve, reject) => {
+      if (this.closed) {
+        reject(status(grpc.status.CANCELLED, 'the channel is closed'));
+        return;
+      }
+      let session: http2.ClientHttp2Session;
+      let stream: http2.ClientHttp2Stream;
+      const headers: http2.OutgoingHttpHeaders = {
+        ...spec.metadata.toHttp2Headers(),
+        ':method': 'POST',
+        ':path': spec.path,
+        ':authority': this.authority,
+        'content-type': 'application/grpc',
+        te: 'trailers',
+        'grpc-accept-encoding': 'identity,deflate,gzip',
+        'grpc-timeout': grpcTimeout(spec.timeoutMs),
+        'user-agent': 'triton-vision-grpc/1',
+      };
+      try {
+        session = this.connect();
+        stream = session.request(headers, { endStream: false });
+      } catch (err) {
+        reject(status(grpc.status.UNAVAILABLE, (err as Error).message, err));
+        return;
+      }
+      const reader = new InferReplyReader(spec.maxMessageBytes, spec.memory);
+      let settled = false;
+      let httpStatus = 0;
+      let contentType = '';
+      let encoding = 'identity';
+      let nonGrpcBody = 0;
+      let malformed: unknown;
+      /** The call's status arrived: a close after it (inflating the reply) is no failure. */
+      let statusSeen = false;
+      this.streams.add(stream);
+      this.updateKeepalive();
+
+      const finish = (err: CallStatus | undefined): void => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        spec.signal?.removeEventListener('abort', onAbort);
+        this.streams.delete(stream);
+        this.updateKeepalive();
+        if (!stream.closed) stream.close(http2.constants.NGHTTP2_CANCEL);
+        if (err) {
+          reader.discard();
+          reject(err);
+          return;
+        }
+        resolve(reader);
+      };
+      const timer = setTimeout(
+        () => finish(status(grpc.status.DEADLINE_EXCEEDED, 'Deadline exceeded')),
+        spec.timeoutMs,
+      );
+      const onAbort = (): void => finish(status(grpc.status.CANCELLED, 'Cancelled on client'));
+      spec.signal?.addEventListener('abort', onAbort, { once: true });
+
+      const onStatus = (h: http2.IncomingHttpHeaders): void => {
+        if (statusSeen || settled) return;
+        statusSeen = true;
+        const code = Number(h['grpc-status']);
+        if (!Number.isInteger(code)) {
+          finish(status(grpc.status.UNKNOWN, 'the server ended the call without a grpc-status'));
+          return;
+        }
+        if (code !== grpc.status.OK) {
+          finish(status(code, decodeGrpcMessage(h['grpc-message'])));
+          return;
+        }
+        if (malformed) {
+          finish(this.readerFailure(malformed));
+          return;
+        }
+        if (encoding !== 'identity' && reader.compressedBody) {
+          const body = reader.compressedBody;
+          const inflate = encoding === 'gzip' ? zlib.gunzip : zlib.inflate;
+          inflate(
+            body,
+            { maxOutputLength: spec.maxMessageBytes + 1 },
+            (zerr: NodeJS.ErrnoException | null, out: Buffer) => {
+              if (zerr) {
+                finish(
+                  zerr.code === 'ERR_BUFFER_TOO_LARGE'
+                    ? status(
+                        grpc.status.RESOURCE_EXHAUSTED,
+                        `Received message larger than max (over ${spec.maxMessageBytes})`,
+                      )
+                    : status(grpc.status.INTERNAL, `the ${encoding} reply does not inflate`),
+                );
+                return;
+              }
+              try {
+                reader.readInflated(out);
+              } catch (e) {
+                finish(this.readerFailure(e));
+                return;
+              }
+              finish(undefined);
+            },
+          );
+          return;
+        }
+        finish(undefined);
+      };
+
+      stream.on('response', (h) => {
+        httpStatus = Number(h[':status']);
+        contentType = String(h['content-type'] ?? '');
+        encoding = String(h['grpc-encoding'] ?? 'identity');
+        if (httpStatus !== 200 || !contentType.startsWith('application/grpc')) {
+          if (h['grpc-status'] !== undefined) {
+            onStatus(h);
+            return;
+          }
+          stream.resume();
+          return; // reported at 'end' with the HTTP status
+        }
+        if (encoding !== 'identity' && encoding !== 'gzip' && encoding !== 'deflate') {
+          finish(
+            status(
+              grpc.status.UNIMPLEMENTED,
+              `the reply is compressed as '${encoding}', which this client cannot read`,
+            ),
+          );
+          return;
+        }
+        // Trailers-only: the status is in the headers.
+        if (h['grpc-status'] !== undefined) onStatus(h);
+      });
+      stream.on('data', (chunk: Buffer) => {
+        if (settled) return;
+        if (httpStatus !== 200 || !contentType.startsWith('application/grpc')) {
+          nonGrpcBody += chunk.length;
+          return;
+        }
+        if (malformed) return;
+        try {
+          reader.push(chunk);
+        } catch (e) {
+          // Over the size limit: stop at once. Malformed: said only if the call ends
+          // well, as grpc-js does (a connection cut mid-message is UNAVAILABLE).
+          if (isTritonError(e) && e.code === 'MESSAGE_TOO_LARGE') finish(this.readerFailure(e));
+          else malformed = e;
+        }
+      });
+      stream.on('trailers', (h) => onStatus(h));
+      stream.on('end', () => {
+        if (settled) return;
+        if (
+          httpStatus !== 0 &&
+          (httpStatus !== 200 || !contentType.startsWith('application/grpc'))
+        ) {
+          finish(
+            status(
+              fromHttpStatus(httpStatus),
+              `Received HTTP status code ${httpStatus} (${contentType || 'no content type'}, ${nonGrpcBody} bytes) instead of a gRPC answer`,
+            ),
+          );
+        }
+      });
+      stream.on('close', () => {
+        if (settled || statusSeen) return;
+        const rst = stream.rstCode;
+        if (rst === http2.constants.NGHTTP2_REFUSED_STREAM) {
+          finish(status(grpc.status.UNAVAILABLE, 'the server refused the stream'));
+        } else if (
+          rst === http2.constants.NGHTTP2_CANCEL &&
+          !session.destroyed &&
+          !session.closed &&
+          !this.closed
+        ) {
+          finish(status(grpc.status.CANCELLED, 'the server cancelled the call'));
+        } else if (rst === http2.constants.NGHTTP2_ENHANCE_YOUR_CALM) {
+          finish(status(grpc.status.RESOURCE_EXHAUSTED, 'the server asked to slow down'));
+        } else if (this.closed) {
+          finish(status(grpc.status.CANCELLED, 'the channel was closed'));
+        } else {
+          finish(status(grpc.status.UNAVAILABLE, 'Connection dropped before the call ended'));
+        }
+      });
+      stream.on('error', (err: NodeJS.ErrnoException) => {
+        if (settled) return;
+        const text =
+          err.code === 'ERR_HTTP2_ERROR' || /protocol/i.test(err.message)
+            ? `Protocol error: ${err.message}`
+            : err.message;
+        finish(status(grpc.status.UNAVAILABLE, text, err));
+      });
+
+      // One writev for the header pieces and every tensor, never joined in memory.
+      stream.cork();
+      for (const c of spec.chunks) stream.write(c);
+      stream.uncork();
+      stream.end();
+    });
+  }
+
+  private readerFailure(e: unknown): CallStatus {
+    if (isTritonError(e) && e.code === 'MESSAGE_TOO_LARGE') {
+      return status(
+        grpc.status.RESOURCE_EXHAUSTED,
+        `Received message larger than max: ${e.message}`,
+        e,
+      );
+    }
+    return status(grpc.status.INTERNAL, (e as Error).message, e);
+  }
+
+  /** Cancels running calls (they fail as CANCELLED) and closes the connection. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const s of this.streams) s.destroy();
+    this.streams.clear();
+    this.updateKeepalive();
+    this.session?.destroy();
+    this.session = undefined;
+  }
+}

@@ -1,0 +1,162 @@
+/**
+ * The steady path of both network clients allocates nothing large per image: a run of
+ * 640×640 YOLO inferences (4.9 MB in, 2.8 MB out) against the bench's instant stub server
+ * (a separate process, so only the client's allocations are counted) makes no allocation
+ * of 256 KiB or more once the pools are warm. The controls show the counter sees what it
+ * must: replies not released (each needs fresh memory), and a copy of a tensor.
+ */
+import { strict as assert } from 'node:assert';
+import { spawn, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import { GrpcClient } from '../../src/client/grpc';
+import { encodeInferRequest, loadKserveProto } from '../../src/client/grpc-codec';
+import { HttpClient } from '../../src/client/http';
+import type { InferenceClient, Tensor } from '../../src/client/types';
+import { largeAllocations, type Allocation } from '../support/allocations';
+import { FIXTURE_REPOSITORY, buildFixtureRepository } from '../support/fixtures';
+import { seededValues } from '../support/ort';
+
+const LARGE = 256 * 1024;
+const RUNS = 12;
+const ROOT = path.resolve(__dirname, '..', '..');
+
+function startStub(repo: string): Promise<{ proc: ChildProcess; http: number; grpc: number }> {
+  const proc = spawn(
+    process.execPath,
+    [
+      '--require',
+      require.resolve('tsx/cjs'),
+      path.join(ROOT, 'bench', 'stub-server.ts'),
+      repo,
+      'yolov8n',
+    ],
+    { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  return new Promise((resolve, reject) => {
+    let out = '';
+    const onData = (d: Buffer): void => {
+      out += d.toString();
+      const m = /ready http=(\d+) grpc=(\d+)/.exec(out);
+      if (m) {
+        proc.stdout!.off('data', onData);
+        resolve({ proc, http: Number(m[1]), grpc: Number(m[2]) });
+      }
+    };
+    proc.stdout!.on('data', onData);
+    proc.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+    proc.once('exit', (code) => reject(new Error(`stub server exited (${code}): ${out}`)));
+  });
+}
+
+describe('no large allocations per inference on the steady path', function () {
+  this.timeout(120000);
+  const repo = buildFixtureRepository(FIXTURE_REPOSITORY.filter((m) => m.name === 'yolov8n'));
+  let stub: { proc: ChildProcess; http: number; grpc: number };
+  const images: Tensor = {
+    name: 'images',
+    datatype: 'FP32',
+    shape: [1, 3, 640, 640],
+    data: seededValues(3 * 640 * 640, 2),
+  };
+  const request = { model: 'yolov8n', inputs: [images], outputs: [{ name: 'output0' }] };
+
+  before(async () => {
+    stub = await startStub(repo);
+  });
+  after(async () => {
+    if (stub && stub.proc.exitCode === null) {
+      const exited = new Promise((r) => stub.proc.once('exit', r));
+      stub.proc.kill('SIGTERM');
+      await exited;
+    }
+    fs.rmSync(repo, { recursive: true, force: true });
+  });
+
+  /** Runs `RUNS` inferences after a warm-up, releasing each reply after reading it. */
+  async function steadyRun(client: InferenceClient, release: boolean): Promise<Allocation[]> {
+    let checksum = 0;
+    const once = async (): Promise<void> => {
+      const res = await client.infer(request);
+      const out = res.outputs[0]!;
+      assert.deepEqual(out.shape, [1, 84, 8400]);
+      checksum += (out.data as Float32Array)[1000]!;
+      if (release) res.release!();
+    };
+    for (let i = 0; i < 3; i++) await once();
+    const seen = await largeAllocations(LARGE, async () => {
+      for (let i = 0; i < RUNS; i++) await once();
+    });
+    assert.ok(Number.isFinite(checksum));
+    return seen;
+  }
+
+  for (const kind of ['grpc', 'http'] as const) {
+    it(`${kind}: none at all over ${RUNS} inferences once warm`, async () => {
+      const client =
+        kind === 'grpc' ? new GrpcClient({ port: stub.grpc }) : new HttpClient({ port: stub.http });
+      try {
+        const seen = await steadyRun(client, true);
+        assert.deepEqual(seen, [], `${kind}: ${JSON.stringify(seen)}`);
+      } finally {
+        await client.close();
+      }
+    });
+
+    it(`${kind}: the counter sees each reply allocated fresh when replies are not released`, async () => {
+      const client =
+        kind === 'grpc' ? new GrpcClient({ port: stub.grpc }) : new HttpClient({ port: stub.http });
+      try {
+        assert.ok((await steadyRun(client, false)).length >= RUNS);
+      } finally {
+        await client.close();
+      }
+    });
+  }
+
+  it('the counter sees the copies of the grpc-js path this client replaced', async () => {
+    const { ServiceClient } = loadKserveProto();
+    const stubClient = new ServiceClient(
+      `127.0.0.1:${stub.grpc}`,
+      grpc.credentials.createInsecure(),
+      {
+        'grpc.max_receive_message_length': -1,
+      },
+    );
+    const call = (): Promise<void> =>
+      new Promise((resolve, reject) =>
+        stubClient.makeUnaryRequest(
+          loadKserveProto().service.ModelInfer!.path,
+          (v: object) => loadKserveProto().service.ModelInfer!.requestSerialize(v),
+          (b: Buffer) => b,
+          encodeInferRequest(request),
+          (err) => (err ? reject(err) : resolve()),
+        ),
+      );
+    try {
+      await call();
+      const seen = await largeAllocations(LARGE, async () => {
+        for (let i = 0; i < 3; i++) await call();
+      });
+      // At least the framing copy of each request and the joined reply of each answer.
+      assert.ok(seen.length >= 6, JSON.stringify(seen));
+    } finally {
+      stubClient.close();
+    }
+  });
+
+  it('the counter sees a copied tensor, a joined body and a typed array copy', async () => {
+    const seen = await largeAllocations(LARGE, () => {
+      Buffer.concat([Buffer.from(images.data.buffer), Buffer.alloc(1)]);
+      Float32Array.from(images.data as Float32Array);
+      (images.data as Float32Array).slice();
+      Buffer.from(images.data.buffer); // a view: not counted
+      return Promise.resolve();
+    });
+    assert.deepEqual(
+      seen.map((a) => a.via),
+      ['Buffer.concat', 'new Float32Array', 'TypedArray#slice'],
+    );
+  });
+});
