@@ -8,6 +8,7 @@ import { parseArgs } from 'node:util';
 import { LocalClient } from './client/local';
 import { startGrpcFrontend } from './server/grpc-frontend';
 import { startHttpFrontend } from './server/http-frontend';
+import { DEFAULT_MAX_INFLIGHT } from './server/request-limits';
 
 const USAGE = `Usage: triton-vision-serve --model-repository DIR [options]
 
@@ -19,6 +20,8 @@ const USAGE = `Usage: triton-vision-serve --model-repository DIR [options]
   --allow-http BOOL        serve HTTP (default true)
   --allow-grpc BOOL        serve gRPC (default true)
   --max-message-mb N       largest request/response in MiB (default 256)
+  --max-inflight N         infer and repository requests in progress at once; more are
+                           answered 503 / UNAVAILABLE at once (default ${DEFAULT_MAX_INFLIGHT})
   --intra-op-threads N     onnxruntime threads per model (default: onnxruntime's choice)
   --worker-threads N       threads that run models, so runs can overlap (default 1)
   -h, --help               show this help
@@ -57,6 +60,7 @@ async function main(): Promise<void> {
         'allow-http': { type: 'string' },
         'allow-grpc': { type: 'string' },
         'max-message-mb': { type: 'string' },
+        'max-inflight': { type: 'string' },
         'intra-op-threads': { type: 'string' },
         'worker-threads': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
@@ -83,6 +87,10 @@ async function main(): Promise<void> {
   if (!(maxMb > 0))
     fail(`--max-message-mb must be a positive number, got '${values['max-message-mb']}'`);
   const maxBytes = Math.floor(maxMb * 1024 * 1024);
+  const maxInflight = Number(values['max-inflight'] ?? DEFAULT_MAX_INFLIGHT);
+  if (!(Number.isInteger(maxInflight) && maxInflight >= 1)) {
+    fail(`--max-inflight must be a whole number ≥ 1, got '${values['max-inflight']}'`);
+  }
   const threads =
     values['intra-op-threads'] === undefined ? undefined : Number(values['intra-op-threads']);
   const workers =
@@ -110,6 +118,7 @@ async function main(): Promise<void> {
         host,
         port: httpPort,
         maxBodyBytes: maxBytes,
+        maxInflight,
       });
       closers.push(() => http.close());
       process.stdout.write(`HTTP service at http://${host}:${http.port}\n`);
@@ -119,6 +128,7 @@ async function main(): Promise<void> {
         host,
         port: grpcPort,
         maxMessageBytes: maxBytes,
+        maxInflight,
       });
       closers.push(() => grpc.close());
       process.stdout.write(`gRPC service at ${host}:${grpc.port}\n`);

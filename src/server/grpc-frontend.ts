@@ -19,6 +19,7 @@ import {
   type WireInferRequest,
 } from '../client/grpc-codec';
 import type { CallOptions, InferenceClient } from '../client/types';
+import { DEFAULT_MAX_INFLIGHT, InflightGate, serverBusy } from './request-limits';
 
 export interface GrpcFrontendOptions {
   /** Address to listen on (default 127.0.0.1). */
@@ -36,6 +37,11 @@ export interface GrpcFrontendOptions {
   interceptors?: grpc.ServerInterceptor[];
   /** How long close() lets running calls finish before cutting them off (default 2000 ms). */
   shutdownGraceMs?: number;
+  /**
+   * Calls other than health and metadata in progress at once; past it a call fails at
+   * once with UNAVAILABLE (default 64).
+   */
+  maxInflight?: number;
 }
 
 export interface GrpcFrontend {
@@ -132,15 +138,29 @@ function handlers(backend: InferenceClient): Record<string, Handler> {
   };
 }
 
-function unary(handler: Handler): grpc.handleUnaryCall<unknown, unknown> {
+/** Calls that do work worth bounding (the rest answer from memory at once). */
+const GATED = new Set(['ModelInfer', 'RepositoryModelLoad', 'RepositoryModelUnload']);
+
+function unary(
+  handler: Handler,
+  gate: InflightGate | undefined,
+): grpc.handleUnaryCall<unknown, unknown> {
   return (call, callback) => {
+    const release = gate?.enter();
+    if (gate && !release) {
+      const e = serverBusy(gate.limit);
+      callback({ code: grpcStatusForCode(e.code), details: e.message });
+      return;
+    }
     const { opts, done } = callOptions(call);
     handler(call, opts).then(
       (reply) => {
+        release?.();
         done();
         callback(null, reply);
       },
       (err: unknown) => {
+        release?.();
         done();
         const e = toTritonError(err, 'INTERNAL');
         callback({ code: grpcStatusForCode(e.code), details: e.message });
@@ -179,8 +199,11 @@ export function startGrpcFrontend(
       'grpc.max_send_message_length': limit,
       ...(opts.interceptors ? { interceptors: opts.interceptors } : {}),
     });
+    const gate = new InflightGate(opts.maxInflight ?? DEFAULT_MAX_INFLIGHT);
     const impl: grpc.UntypedServiceImplementation = {};
-    for (const [name, h] of Object.entries(handlers(backend))) impl[name] = unary(h);
+    for (const [name, h] of Object.entries(handlers(backend))) {
+      impl[name] = unary(h, GATED.has(name) ? gate : undefined);
+    }
     server.addService(loadKserveProto().service, impl);
   } catch (err) {
     return Promise.reject(toTritonError(err, 'INTERNAL'));
