@@ -520,3 +520,119 @@ output [ { name: "output0" data_type: TYPE_FP32 dims: [ 1, 3, ${size}, ${size} ]
 `,
   );
 }
+
+// ---- a server process under attack, observed from outside -----------------------------------
+
+/**
+ * A process's resident memory now and at its peak, in bytes, from /proc (Linux); undefined
+ * elsewhere, where the suites skip the memory bound.
+ */
+export function processMemory(pid: number): { rss: number; peak: number } | undefined {
+  let text: string;
+  try {
+    text = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  const kb = (key: string): number =>
+    Number(new RegExp(`${key}:\\s+(\\d+)`).exec(text)?.[1]) * 1024;
+  return { rss: kb('VmRSS'), peak: kb('VmHWM') };
+}
+
+/**
+ * Polls `GET /v2/health/live` on loopback every 20 ms until stopped, recording the
+ * slowest answer: a server whose event loop is blocked answers late (or never).
+ */
+export function watchHealth(port: number): { stop(): Promise<{ maxMs: number; polls: number }> } {
+  let stopped = false;
+  let maxMs = 0;
+  let polls = 0;
+  const once = (): Promise<void> =>
+    new Promise((resolve) => {
+      const t0 = performance.now();
+      const req = http.get({ host: '127.0.0.1', port, path: '/v2/health/live' }, (res) => {
+        res.resume();
+        res.on('end', () => {
+          if (res.statusCode === 200) polls++;
+          resolve();
+        });
+      });
+      req.on('error', () => resolve());
+      req.on('close', () => {
+        maxMs = Math.max(maxMs, performance.now() - t0);
+      });
+    });
+  const loop = (async () => {
+    while (!stopped) {
+      await once();
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  })();
+  return {
+    async stop() {
+      stopped = true;
+      await loop;
+      return { maxMs, polls };
+    },
+  };
+}
+
+export interface RawAnswer {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  body: Buffer;
+}
+
+/** One HTTP request on loopback, answered in full (no client library in between). */
+export function rawRequest(
+  port: number,
+  method: string,
+  urlPath: string,
+  body?: Buffer,
+  headers: Record<string, string> = {},
+): Promise<RawAnswer> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      {
+        host: '127.0.0.1',
+        port,
+        method,
+        path: urlPath,
+        headers: body ? { 'Content-Length': String(body.length), ...headers } : headers,
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () =>
+          resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(chunks) }),
+        );
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+/**
+ * A gzip body that inflates to an infer request for `model` whose JSON `data` holds
+ * `values` zeros (2 bytes each): a few tens of KB on the wire for hundreds of MB of JSON.
+ */
+export async function gzipJsonBomb(model: string, values: number): Promise<Buffer> {
+  const gz = zlib.createGzip({ level: 9 });
+  const parts: Buffer[] = [];
+  gz.on('data', (c: Buffer) => parts.push(c));
+  const ended = new Promise((r) => gz.on('end', r));
+  gz.write(`{"inputs":[{"name":"images","datatype":"FP32","shape":[1,3,640,640],"data":[`);
+  const block = Buffer.from('0,'.repeat(1 << 16));
+  for (let left = values - 1; left > 0;) {
+    const k = Math.min(left, 1 << 16);
+    if (!gz.write(k === 1 << 16 ? block : block.subarray(0, 2 * k))) {
+      await new Promise((r) => gz.once('drain', r));
+    }
+    left -= k;
+  }
+  gz.end(`0]}],"id":"${model}"}`);
+  await ended;
+  return Buffer.concat(parts);
+}
