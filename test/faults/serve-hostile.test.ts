@@ -199,7 +199,6 @@ describe('fault suite: triton-vision-serve under hostile requests', function () 
       const body = jsonRequest(Array.from({ length: VALUES }, () => 1));
       // Two requests that have sent their headers and part of their body: in flight.
       const held = [0, 1].map(() => {
-        let answer!: Promise<RawAnswer>;
         const req = http.request({
           host: '127.0.0.1',
           port: small.httpPort,
@@ -207,7 +206,7 @@ describe('fault suite: triton-vision-serve under hostile requests', function () 
           path: '/v2/models/identity/infer',
           headers: { 'Content-Type': 'application/json', 'Content-Length': String(body.length) },
         });
-        answer = new Promise((resolve, reject) => {
+        const answer = new Promise<RawAnswer>((resolve, reject) => {
           req.on('response', (res) => {
             const chunks: Buffer[] = [];
             res.on('data', (c: Buffer) => chunks.push(c));
