@@ -19,6 +19,8 @@ import {
   type WireInferRequest,
 } from '../client/grpc-codec';
 import type { CallOptions, InferenceClient } from '../client/types';
+import { BodyPool } from './body-pool';
+import { alignRawInputs, inferResponseSerializer } from './grpc-infer-wire';
 import { DEFAULT_MAX_INFLIGHT, InflightGate, serverBusy } from './request-limits';
 
 export interface GrpcFrontendOptions {
@@ -53,7 +55,12 @@ export interface GrpcFrontend {
 /** gRPC keeps message limits in a signed 32-bit int; Triton sets exactly this. */
 const INT32_MAX = 2147483647;
 
-type Handler = (call: grpc.ServerUnaryCall<unknown, unknown>, opts: CallOptions) => Promise<object>;
+type Handler = (
+  call: grpc.ServerUnaryCall<unknown, unknown>,
+  opts: CallOptions,
+  /** Runs `fn` once the answer has been handed to grpc-js (and serialized). */
+  afterReply: (fn: () => void) => void,
+) => Promise<object>;
 
 /** Empty strings mean "not given" in proto3: the backend wants undefined for those. */
 const opt = (s: unknown): string | undefined => (typeof s === 'string' && s !== '' ? s : undefined);
@@ -85,7 +92,7 @@ function callOptions(call: grpc.ServerUnaryCall<unknown, unknown>): {
   return { opts, done: () => call.removeListener('cancelled', onCancel) };
 }
 
-function handlers(backend: InferenceClient): Record<string, Handler> {
+function handlers(backend: InferenceClient, pool: BodyPool): Record<string, Handler> {
   return {
     ServerLive: async (_call, o) => ({ live: await backend.serverLive(o) }),
     ServerReady: async (_call, o) => ({ ready: await backend.serverReady(o) }),
@@ -124,8 +131,10 @@ function handlers(backend: InferenceClient): Record<string, Handler> {
       await backend.unloadModel(r.model_name, o);
       return {};
     },
-    ModelInfer: async (call, o) => {
-      const req = decodeInferRequest(call.request as WireInferRequest);
+    ModelInfer: async (call, o, afterReply) => {
+      const wire = call.request as WireInferRequest;
+      afterReply(alignRawInputs(wire.inputs ?? [], wire.raw_input_contents, pool));
+      const req = decodeInferRequest(wire);
       const res = await backend.infer(req, o);
       let outputs = res.outputs;
       if (req.outputs) {
@@ -153,15 +162,21 @@ function unary(
       return;
     }
     const { opts, done } = callOptions(call);
-    handler(call, opts).then(
+    const after: (() => void)[] = [];
+    const finish = (): void => {
+      for (const fn of after.splice(0)) fn();
+    };
+    handler(call, opts, (fn) => after.push(fn)).then(
       (reply) => {
         release?.();
         done();
         callback(null, reply);
+        finish();
       },
       (err: unknown) => {
         release?.();
         done();
+        finish();
         const e = toTritonError(err, 'INTERNAL');
         callback({ code: grpcStatusForCode(e.code), details: e.message });
       },
@@ -201,10 +216,16 @@ export function startGrpcFrontend(
     });
     const gate = new InflightGate(opts.maxInflight ?? DEFAULT_MAX_INFLIGHT);
     const impl: grpc.UntypedServiceImplementation = {};
-    for (const [name, h] of Object.entries(handlers(backend))) {
+    for (const [name, h] of Object.entries(handlers(backend, new BodyPool()))) {
       impl[name] = unary(h, GATED.has(name) ? gate : undefined);
     }
-    server.addService(loadKserveProto().service, impl);
+    const service = { ...loadKserveProto().service };
+    const infer = service.ModelInfer!;
+    service.ModelInfer = {
+      ...infer,
+      responseSerialize: inferResponseSerializer(infer.responseSerialize as (v: unknown) => Buffer),
+    };
+    server.addService(service, impl);
   } catch (err) {
     return Promise.reject(toTritonError(err, 'INTERNAL'));
   }

@@ -28,6 +28,7 @@ import {
   type BinaryOutputChoice,
 } from '../client/http-codec';
 import type { InferResponse, InferenceClient } from '../client/types';
+import { BodyPool, MIN_POOLED_BYTES, PooledBody } from './body-pool';
 import { JsonWorker } from './json-worker';
 import {
   DEFAULT_MAX_INFLATE_RATIO,
@@ -71,6 +72,8 @@ export interface HttpFrontend {
 }
 
 const DEFAULT_MAX_BODY_BYTES = 256 * 1024 * 1024;
+/** Declared bodies up to this size go into pooled memory; larger ones are gathered as they arrive. */
+const MAX_POOLED_BODY_BYTES = 64 * 1024 * 1024;
 /** Below this, compressing a reply costs more than it saves. */
 const MIN_COMPRESS_BYTES = 1024;
 
@@ -165,26 +168,49 @@ function readBody(
   req: http.IncomingMessage,
   maxBytes: number,
   tooLargeError: (bytes: number) => TritonError,
+  pool: BodyPool,
+  onRelease: (release: () => void) => void,
 ): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     let total = 0;
     const declared = Number(req.headers['content-length']);
     let tooLarge = declared > maxBytes;
-    // Binary inputs start right after the JSON header: align them for in-place views.
-    const collected = new BodyCollector(
-      tooLarge || req.headers['content-encoding'] ? undefined : declared,
-      Number(req.headers[INFERENCE_HEADER] ?? NaN),
-    );
+    const alignAt = Number(req.headers[INFERENCE_HEADER] ?? NaN);
+    // A body of declared size goes into reused memory (binary inputs aligned for in-place
+    // views); it is given back when the answer has gone (see handle()).
+    let pooled =
+      !tooLarge &&
+      !req.headers['content-encoding'] &&
+      Number.isSafeInteger(declared) &&
+      declared >= MIN_POOLED_BYTES &&
+      declared <= MAX_POOLED_BODY_BYTES
+        ? new PooledBody(pool, declared, alignAt)
+        : undefined;
+    if (pooled) onRelease(() => pooled?.release());
+    let collected: BodyCollector | undefined = pooled
+      ? undefined
+      : new BodyCollector(
+          tooLarge || req.headers['content-encoding'] ? undefined : declared,
+          alignAt,
+        );
     req.on('data', (chunk: Buffer) => {
       total += chunk.length;
       if (total > maxBytes) tooLarge = true;
-      if (!tooLarge) collected.push(chunk);
+      if (tooLarge) return;
+      if (pooled && !pooled.push(chunk)) {
+        // More than declared: carry on in ordinary memory with what came so far.
+        collected = new BodyCollector(undefined, alignAt);
+        collected.push(Buffer.from(pooled.taken()));
+        pooled.release();
+        pooled = undefined;
+      }
+      if (!pooled) collected!.push(chunk);
     });
     req.on('end', () => {
       if (tooLarge) {
         reject(tooLargeError(total));
       } else {
-        resolve(collected.finish());
+        resolve(pooled ? pooled.taken() : collected!.finish());
       }
     });
     const gone = (why: string): void =>
@@ -622,6 +648,7 @@ export function startHttpFrontend(
   const maxRatio = opts.maxInflateRatio ?? DEFAULT_MAX_INFLATE_RATIO;
   const gate = new InflightGate(opts.maxInflight ?? DEFAULT_MAX_INFLIGHT);
   const worker = new JsonWorker();
+  const pool = new BodyPool();
   const route = buildRoutes(backend, worker);
 
   const respond = async (
@@ -679,9 +706,12 @@ export function startHttpFrontend(
 
   const handle = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
     const abort = new AbortController();
-    // The client hung up (or its deadline passed): stop the backend work for it.
+    const releases: (() => void)[] = [];
+    // The client hung up (or its deadline passed): stop the backend work for it. Either
+    // way the answer is gone, so the request's pooled memory may be reused.
     res.on('close', () => {
       if (!res.writableFinished) abort.abort();
+      for (const r of releases.splice(0)) r();
     });
     let bodyPromise: Promise<Buffer> | undefined;
     const ctx: RequestContext = {
@@ -694,7 +724,7 @@ export function startHttpFrontend(
           bytes < maxBodyBytes
             ? bodyTooLarge(n, bytes, 'model', limit?.model)
             : bodyTooLarge(n, maxBodyBytes, 'message');
-        bodyPromise = readBody(req, bytes, tooLarge).then((raw) =>
+        bodyPromise = readBody(req, bytes, tooLarge, pool, (r) => releases.push(r)).then((raw) =>
           decodeContent(raw, req.headers['content-encoding'], bytes, maxRatio, tooLarge),
         );
         return bodyPromise;
