@@ -32,6 +32,8 @@ describe('triton-vision-serve command', function () {
     assert.equal(r.status, 0);
     assert.match(r.stdout, /--model-repository DIR/);
     assert.match(r.stdout, /--worker-threads N/);
+    assert.match(r.stdout, /--model-control-mode M/);
+    assert.match(r.stdout, /--auth-token TOKEN/);
   });
 
   it('refuses missing or malformed arguments with exit 2 and a sentence', () => {
@@ -47,6 +49,15 @@ describe('triton-vision-serve command', function () {
         /leave nothing to serve/,
       ],
       [['--model-repository', repo, '--no-such-flag'], /Unknown option/],
+      [
+        ['--model-repository', repo, '--model-control-mode', 'poll'],
+        /--model-control-mode must be none or explicit, got 'poll'/,
+      ],
+      [
+        ['--model-repository', repo, '--max-inflight', '0'],
+        /--max-inflight must be a whole number/,
+      ],
+      [['--model-repository', repo, '--auth-token', ''], /auth token must be non-empty/],
     ];
     for (const [args, message] of cases) {
       const r = serve(args);

@@ -19,6 +19,7 @@ import {
   type WireInferRequest,
 } from '../client/grpc-codec';
 import type { CallOptions, InferenceClient } from '../client/types';
+import { checkBearer, modelControlRefused, type ModelControlMode } from './access';
 import { BodyPool } from './body-pool';
 import { alignRawInputs, inferResponseSerializer } from './grpc-infer-wire';
 import { DEFAULT_MAX_INFLIGHT, InflightGate, serverBusy } from './request-limits';
@@ -44,6 +45,13 @@ export interface GrpcFrontendOptions {
    * once with UNAVAILABLE (default 64).
    */
   maxInflight?: number;
+  /**
+   * `none` (default, as Triton): RepositoryModelLoad/Unload are refused with UNAVAILABLE;
+   * `explicit`: allowed.
+   */
+  modelControl?: ModelControlMode;
+  /** When set, every call must carry metadata `authorization: Bearer <authToken>` (else UNAUTHENTICATED). */
+  authToken?: string;
 }
 
 export interface GrpcFrontend {
@@ -92,7 +100,11 @@ function callOptions(call: grpc.ServerUnaryCall<unknown, unknown>): {
   return { opts, done: () => call.removeListener('cancelled', onCancel) };
 }
 
-function handlers(backend: InferenceClient, pool: BodyPool): Record<string, Handler> {
+function handlers(
+  backend: InferenceClient,
+  pool: BodyPool,
+  modelControl: ModelControlMode,
+): Record<string, Handler> {
   return {
     ServerLive: async (_call, o) => ({ live: await backend.serverLive(o) }),
     ServerReady: async (_call, o) => ({ ready: await backend.serverReady(o) }),
@@ -121,12 +133,14 @@ function handlers(backend: InferenceClient, pool: BodyPool): Record<string, Hand
     },
     RepositoryModelLoad: async (call, o) => {
       const r = call.request as { model_name: string; parameters?: Record<string, unknown> };
+      if (modelControl !== 'explicit') throw modelControlRefused();
       rejectRepositoryParameters(r, `Loading model '${r.model_name}'`);
       await backend.loadModel(r.model_name, o);
       return {};
     },
     RepositoryModelUnload: async (call, o) => {
       const r = call.request as { model_name: string; parameters?: Record<string, unknown> };
+      if (modelControl !== 'explicit') throw modelControlRefused();
       rejectRepositoryParameters(r, `Unloading model '${r.model_name}'`);
       await backend.unloadModel(r.model_name, o);
       return {};
@@ -153,8 +167,17 @@ const GATED = new Set(['ModelInfer', 'RepositoryModelLoad', 'RepositoryModelUnlo
 function unary(
   handler: Handler,
   gate: InflightGate | undefined,
+  token: string | undefined,
 ): grpc.handleUnaryCall<unknown, unknown> {
   return (call, callback) => {
+    if (token !== undefined) {
+      const given = call.metadata.get('authorization')[0];
+      const denied = checkBearer(typeof given === 'string' ? given : undefined, token);
+      if (denied) {
+        callback({ code: grpcStatusForCode(denied.code), details: denied.message });
+        return;
+      }
+    }
     const release = gate?.enter();
     if (gate && !release) {
       const e = serverBusy(gate.limit);
@@ -216,8 +239,9 @@ export function startGrpcFrontend(
     });
     const gate = new InflightGate(opts.maxInflight ?? DEFAULT_MAX_INFLIGHT);
     const impl: grpc.UntypedServiceImplementation = {};
-    for (const [name, h] of Object.entries(handlers(backend, new BodyPool()))) {
-      impl[name] = unary(h, GATED.has(name) ? gate : undefined);
+    const all = handlers(backend, new BodyPool(), opts.modelControl ?? 'none');
+    for (const [name, h] of Object.entries(all)) {
+      impl[name] = unary(h, GATED.has(name) ? gate : undefined, opts.authToken);
     }
     const service = { ...loadKserveProto().service };
     const infer = service.ModelInfer!;

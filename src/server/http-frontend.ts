@@ -28,6 +28,7 @@ import {
   type BinaryOutputChoice,
 } from '../client/http-codec';
 import type { InferResponse, InferenceClient } from '../client/types';
+import { checkBearer, modelControlRefused, type ModelControlMode } from './access';
 import { BodyPool, MIN_POOLED_BYTES, PooledBody } from './body-pool';
 import { JsonWorker } from './json-worker';
 import {
@@ -62,6 +63,13 @@ export interface HttpFrontendOptions {
    * 503 at once (default 64).
    */
   maxInflight?: number;
+  /**
+   * `none` (default, as Triton): load and unload through the repository API are refused;
+   * `explicit`: allowed.
+   */
+  modelControl?: ModelControlMode;
+  /** When set, every request must carry `Authorization: Bearer <authToken>` (else 401). */
+  authToken?: string;
 }
 
 export interface HttpFrontend {
@@ -431,6 +439,7 @@ async function encodeResponse(
 function buildRoutes(
   backend: InferenceClient,
   worker: JsonWorker,
+  modelControl: ModelControlMode,
 ): (segs: string[]) => Route | undefined {
   const modelReady = async (
     model: string,
@@ -550,6 +559,7 @@ function buildRoutes(
           `Loading '${model}' with an override config or uploaded files is not supported by this server: change the model repository on disk and load the model by name`,
         );
       }
+      if (modelControl !== 'explicit') throw modelControlRefused();
       if (action === 'load') await backend.loadModel(model, { signal: ctx.signal });
       else await backend.unloadModel(model, { signal: ctx.signal });
       // Triton's answer: 200, an empty body labelled JSON.
@@ -649,7 +659,8 @@ export function startHttpFrontend(
   const gate = new InflightGate(opts.maxInflight ?? DEFAULT_MAX_INFLIGHT);
   const worker = new JsonWorker();
   const pool = new BodyPool();
-  const route = buildRoutes(backend, worker);
+  const route = buildRoutes(backend, worker, opts.modelControl ?? 'none');
+  const token = opts.authToken;
 
   const respond = async (
     req: http.IncomingMessage,
@@ -732,6 +743,10 @@ export function startHttpFrontend(
     };
     let release: (() => void) | undefined;
     try {
+      if (token !== undefined) {
+        const denied = checkBearer(req.headers.authorization, token);
+        if (denied) throw denied;
+      }
       const url = new URL(req.url ?? '/', 'http://frontend');
       const r = route(decodeSegments(url.pathname));
       if (!r) {
