@@ -9,9 +9,10 @@
 import { TritonError } from '../client/errors';
 import type { DataType, ModelConfig, ModelMetadata, TensorMetadata } from '../client/types';
 import { COCO80, IMAGENET1000 } from './labels';
+import { checkInputSize, type InputSizeLimit } from './limits';
 import type { Family, ModelProfile, Preprocess, Task } from './types';
 
-export interface ProfileOverrides {
+export interface ProfileOverrides extends InputSizeLimit {
   /** Force the task (as the config parameter `task` would). */
   task?: Task;
   /** Force the family; 'yolo11' is accepted as an alias of 'yolov8'. */
@@ -376,6 +377,7 @@ export function deriveProfile(
   const fallback = task === 'classify' ? 224 : 640;
   const width = dimW > 0 ? dimW : (size?.[0] ?? fallback);
   const height = dimH > 0 ? dimH : (size?.[1] ?? fallback);
+  checkInputSize(width, height, model, overrides);
 
   // ---- family, classes, output names ----
   let family: Family;

@@ -636,3 +636,81 @@ export async function gzipJsonBomb(model: string, values: number): Promise<Buffe
   await ended;
   return Buffer.concat(parts);
 }
+
+// ---- a KServe server that lies ----------------------------------------------------------------
+
+export interface LyingModel {
+  name: string;
+  /** Input side the server declares (FP32 [1, 3, side, side]). */
+  side: number;
+  /** Answers an infer request (default: an output of zeros of the declared shape). */
+  infer?: (res: http.ServerResponse) => void;
+}
+
+/**
+ * A KServe v2 HTTP server that serves one YOLOv8-style detector's metadata and config as
+ * given, whatever they claim: an input of any size, an infer answer of any kind. It
+ * stands for a misconfigured or hostile server, which our own server cannot be made to
+ * be. Every GET that a client needs to deploy is answered; unknown paths get 404.
+ */
+export async function startLyingServer(
+  model: LyingModel,
+): Promise<{ port: number; close(): Promise<void> }> {
+  const anchors = [8, 16, 32].reduce((n, s) => n + Math.ceil(model.side / s) ** 2, 0);
+  const input = { name: 'images', datatype: 'FP32', shape: [1, 3, model.side, model.side] };
+  const output = { name: 'output0', datatype: 'FP32', shape: [1, 84, anchors] };
+  const metadata = {
+    name: model.name,
+    versions: ['1'],
+    platform: 'onnxruntime_onnx',
+    inputs: [input],
+    outputs: [output],
+  };
+  const config = {
+    name: model.name,
+    platform: 'onnxruntime_onnx',
+    backend: 'onnxruntime',
+    max_batch_size: 0,
+    input: [{ name: 'images', data_type: 'TYPE_FP32', dims: input.shape }],
+    output: [{ name: 'output0', data_type: 'TYPE_FP32', dims: output.shape }],
+  };
+  const json = (res: http.ServerResponse, status: number, value: unknown): void => {
+    const body = Buffer.from(JSON.stringify(value));
+    res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': body.length });
+    res.end(body);
+  };
+  const server = http.createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      const url = (req.url ?? '/').replace(/\/+$/, '');
+      const base = `/v2/models/${model.name}`;
+      if (url === '/v2/health/live' || url === '/v2/health/ready' || url === `${base}/ready`) {
+        res.writeHead(200, { 'Content-Type': 'text/plain', 'Content-Length': 0 }).end();
+      } else if (url === '/v2') {
+        json(res, 200, { name: 'liar', version: '0', extensions: ['binary_tensor_data'] });
+      } else if (url === base || url === `${base}/versions/1`) {
+        json(res, 200, metadata);
+      } else if (url === `${base}/config` || url === `${base}/versions/1/config`) {
+        json(res, 200, config);
+      } else if (url.startsWith(`${base}`) && url.endsWith('/infer') && model.infer) {
+        model.infer(res);
+      } else {
+        json(res, 404, { error: `no ${url} here` });
+      }
+    });
+  });
+  const sockets = new Set<net.Socket>();
+  server.on('connection', (s) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
