@@ -21,7 +21,12 @@ import {
 import type { CallOptions, InferenceClient } from '../client/types';
 import { checkBearer, modelControlRefused, type ModelControlMode } from './access';
 import { BodyPool } from './body-pool';
-import { alignRawInputs, inferResponseSerializer } from './grpc-infer-wire';
+import {
+  MAX_TYPED_CONTENTS_BYTES,
+  alignRawInputs,
+  inferResponseSerializer,
+  typedContentsBytes,
+} from './grpc-infer-wire';
 import { DEFAULT_MAX_INFLIGHT, InflightGate, serverBusy } from './request-limits';
 
 export interface GrpcFrontendOptions {
@@ -146,6 +151,7 @@ function handlers(
       return {};
     },
     ModelInfer: async (call, o, afterReply) => {
+      if (call.request instanceof TritonError) throw call.request;
       const wire = call.request as WireInferRequest;
       afterReply(alignRawInputs(wire.inputs ?? [], wire.raw_input_contents, pool));
       const req = decodeInferRequest(wire);
@@ -245,8 +251,19 @@ export function startGrpcFrontend(
     }
     const service = { ...loadKserveProto().service };
     const infer = service.ModelInfer!;
+    const decode = infer.requestDeserialize as (b: Buffer) => unknown;
     service.ModelInfer = {
       ...infer,
+      // Refused before decoding: what grpc-js does with a throw here is an INTERNAL status,
+      // so the refusal travels to the handler as the request and is thrown there.
+      requestDeserialize: (buf: Buffer) => {
+        const typed = typedContentsBytes(buf);
+        if (typed <= MAX_TYPED_CONTENTS_BYTES) return decode(buf);
+        return new TritonError(
+          'INVALID_ARGUMENT',
+          `The request carries ${typed} bytes of typed tensor contents, over this server's limit of ${MAX_TYPED_CONTENTS_BYTES}: send large tensors as raw_input_contents`,
+        );
+      },
       responseSerialize: inferResponseSerializer(infer.responseSerialize as (v: unknown) => Buffer),
     };
     server.addService(service, impl);

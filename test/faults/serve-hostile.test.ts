@@ -14,6 +14,8 @@ import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import { loadKserveProto } from '../../src/client/grpc-codec';
 import {
   ProcessWatch,
   addIdentityModel,
@@ -153,6 +155,49 @@ describe('fault suite: triton-vision-serve under hostile requests', function () 
     const raw = b.body.subarray(headerLength);
     assert.equal(raw.length, VALUES * 4);
     assert.equal(raw.readFloatLE(4 * 1234), values[1234]);
+  });
+
+  it('gRPC: 20 MB of typed contents (gzip on the wire) → INVALID_ARGUMENT before decoding, health answers', async () => {
+    const { service } = loadKserveProto();
+    const method = service.ModelInfer!;
+    // Encoded before the watch starts: encoding 5 M numbers holds this process, not the server.
+    const message = method.requestSerialize({
+      model_name: 'identity',
+      inputs: [
+        {
+          name: 'images',
+          datatype: 'FP32',
+          shape: [1, 3, SIDE, SIDE],
+          contents: { fp32_contents: new Array<number>(5_000_000).fill(0) },
+        },
+      ],
+    });
+    const client = new grpc.Client(
+      `127.0.0.1:${serve.grpcPort}`,
+      grpc.credentials.createInsecure(),
+      {
+        'grpc.default_compression_algorithm': 2,
+        'grpc.max_send_message_length': -1,
+      },
+    );
+    try {
+      const err = await underWatch(
+        () =>
+          new Promise<grpc.ServiceError>((resolve, reject) =>
+            client.makeUnaryRequest(
+              method.path,
+              (b: Buffer) => b,
+              (b: Buffer) => b,
+              message,
+              (e: grpc.ServiceError | null) => (e ? resolve(e) : reject(new Error('answered'))),
+            ),
+          ),
+      );
+      assert.equal(err.code, grpc.status.INVALID_ARGUMENT, err.details);
+      assert.match(err.details, /2000000\d bytes of typed tensor contents.*raw_input_contents/);
+    } finally {
+      client.close();
+    }
   });
 
   describe('client mistakes are 400 INVALID_ARGUMENT with a sentence, never 500', () => {
