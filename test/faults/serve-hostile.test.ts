@@ -15,7 +15,9 @@ import * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
+import { createClient } from '../../src/client';
 import { loadKserveProto } from '../../src/client/grpc-codec';
+import { buildFixtureRepository, FIXTURE_REPOSITORY } from '../support/fixtures';
 import {
   ProcessWatch,
   addIdentityModel,
@@ -197,6 +199,43 @@ describe('fault suite: triton-vision-serve under hostile requests', function () 
       assert.match(err.details, /2000000\d bytes of typed tensor contents.*raw_input_contents/);
     } finally {
       client.close();
+    }
+  });
+
+  it('gRPC: calls past --max-inflight fail at once with UNAVAILABLE and a sentence; the others are answered', async () => {
+    // A real detector (100+ ms a run here): eight calls at once overlap the first one.
+    const yolo = buildFixtureRepository(FIXTURE_REPOSITORY.filter((m) => m.name === 'yolov8n'));
+    const small = await startServe({
+      repository: yolo,
+      extraArgs: ['--max-inflight', '1', '--allow-http', 'false'],
+    });
+    const client = createClient({ mode: 'grpc', host: '127.0.0.1', port: small.grpcPort });
+    try {
+      const input = {
+        name: 'images',
+        datatype: 'FP32' as const,
+        shape: [1, 3, 640, 640],
+        data: new Float32Array(3 * 640 * 640).fill(0.5),
+      };
+      const fates = await Promise.allSettled(
+        Array.from({ length: 8 }, () => client.infer({ model: 'yolov8n', inputs: [input] })),
+      );
+      const refused = fates.filter((f) => f.status === 'rejected');
+      const answered = fates.filter((f) => f.status === 'fulfilled');
+      assert.ok(refused.length > 0, 'some calls were refused');
+      assert.ok(answered.length > 0, 'the one in flight was answered');
+      for (const f of refused) {
+        const e = (f as PromiseRejectedResult).reason as { code: string; message: string };
+        assert.equal(e.code, 'TRITON_UNAVAILABLE', e.message);
+        assert.match(e.message, /busy: 1 requests are already in progress/);
+      }
+      assert.equal(await client.serverLive(), true, 'health is never refused');
+      const after = await client.infer({ model: 'yolov8n', inputs: [input] });
+      assert.deepEqual(after.outputs[0]!.shape, [1, 84, 8400]);
+    } finally {
+      await client.close();
+      await small.stop();
+      fs.rmSync(yolo, { recursive: true, force: true });
     }
   });
 
