@@ -8,6 +8,14 @@ import { parseArgs } from 'node:util';
 import { LocalClient, describeRuntime } from './client/local';
 import { startGrpcFrontend } from './server/grpc-frontend';
 import { startHttpFrontend } from './server/http-frontend';
+import {
+  AUTH_TOKEN_ENV,
+  DEFAULT_MODEL_CONTROL_MODE,
+  MODEL_CONTROL_MODES,
+  isLoopback,
+  type ModelControlMode,
+} from './server/access';
+import { DEFAULT_MAX_INFLIGHT } from './server/request-limits';
 
 const USAGE = `Usage: triton-vision-serve --model-repository DIR [options]
 
@@ -19,12 +27,20 @@ const USAGE = `Usage: triton-vision-serve --model-repository DIR [options]
   --allow-http BOOL        serve HTTP (default true)
   --allow-grpc BOOL        serve gRPC (default true)
   --max-message-mb N       largest request/response in MiB (default 256)
+  --max-inflight N         infer and repository requests in progress at once; more are
+                           answered 503 / UNAVAILABLE at once (default ${DEFAULT_MAX_INFLIGHT})
+  --model-control-mode M   none (default): every model is loaded at start and the
+                           repository API cannot load or unload; explicit: it can
+  --auth-token TOKEN       require Authorization: Bearer TOKEN on every request, HTTP
+                           and gRPC (or set ${AUTH_TOKEN_ENV}; the variable keeps the
+                           token out of the process list)
   --intra-op-threads N     onnxruntime threads per model (default: onnxruntime's choice)
   --worker-threads N       threads that run models, so runs can overlap (default 1)
   -h, --help               show this help
 
-Every model is loaded at start; load/unload through the repository API work as in
-Triton's explicit model-control mode.`;
+Every model is loaded at start. As Triton, load/unload through the repository API
+are refused unless --model-control-mode explicit. Listening on an address other
+than loopback exposes every endpoint to the network: set a token.`;
 
 function fail(message: string, code = 2): never {
   process.stderr.write(`triton-vision-serve: ${message}\n`);
@@ -57,6 +73,9 @@ async function main(): Promise<void> {
         'allow-http': { type: 'string' },
         'allow-grpc': { type: 'string' },
         'max-message-mb': { type: 'string' },
+        'max-inflight': { type: 'string' },
+        'model-control-mode': { type: 'string' },
+        'auth-token': { type: 'string' },
         'intra-op-threads': { type: 'string' },
         'worker-threads': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
@@ -83,6 +102,23 @@ async function main(): Promise<void> {
   if (!(maxMb > 0))
     fail(`--max-message-mb must be a positive number, got '${values['max-message-mb']}'`);
   const maxBytes = Math.floor(maxMb * 1024 * 1024);
+  const maxInflight = Number(values['max-inflight'] ?? DEFAULT_MAX_INFLIGHT);
+  if (!(Number.isInteger(maxInflight) && maxInflight >= 1)) {
+    fail(`--max-inflight must be a whole number ≥ 1, got '${values['max-inflight']}'`);
+  }
+  const modelControl = (
+    (values['model-control-mode'] as string | undefined) ?? DEFAULT_MODEL_CONTROL_MODE
+  ).toLowerCase() as ModelControlMode;
+  if (!MODEL_CONTROL_MODES.includes(modelControl)) {
+    fail(
+      `--model-control-mode must be ${MODEL_CONTROL_MODES.join(' or ')}, got '${values['model-control-mode']}'`,
+    );
+  }
+  const authToken =
+    (values['auth-token'] as string | undefined) ?? process.env[AUTH_TOKEN_ENV] ?? undefined;
+  if (authToken !== undefined && !/^\S+$/.test(authToken)) {
+    fail(`the auth token must be non-empty and without spaces`);
+  }
   const threads =
     values['intra-op-threads'] === undefined ? undefined : Number(values['intra-op-threads']);
   const workers =
@@ -115,6 +151,9 @@ async function main(): Promise<void> {
         host,
         port: httpPort,
         maxBodyBytes: maxBytes,
+        maxInflight,
+        modelControl,
+        ...(authToken !== undefined ? { authToken } : {}),
       });
       closers.push(() => http.close());
       process.stdout.write(`HTTP service at http://${host}:${http.port}\n`);
@@ -124,6 +163,9 @@ async function main(): Promise<void> {
         host,
         port: grpcPort,
         maxMessageBytes: maxBytes,
+        maxInflight,
+        modelControl,
+        ...(authToken !== undefined ? { authToken } : {}),
       });
       closers.push(() => grpc.close());
       process.stdout.write(`gRPC service at ${host}:${grpc.port}\n`);
@@ -133,7 +175,18 @@ async function main(): Promise<void> {
     await backend.close();
     fail(`cannot start: ${(err as Error).message}`, 1);
   }
-  process.stdout.write(`triton-vision-serve ready: ${index.length} model(s) from ${repo}\n`);
+  if (!isLoopback(host)) {
+    process.stderr.write(
+      `triton-vision-serve: warning: listening on ${host}, reachable from other machines: ${
+        authToken === undefined
+          ? `anyone who can connect can run the models${modelControl === 'explicit' ? ' and load or unload them' : ''}; set --auth-token or ${AUTH_TOKEN_ENV}`
+          : 'requests need the bearer token, but travel unencrypted: keep the network trusted or put TLS in front'
+      }\n`,
+    );
+  }
+  process.stdout.write(
+    `triton-vision-serve ready: ${index.length} model(s) from ${repo} (model control: ${modelControl}${authToken !== undefined ? ', bearer token required' : ''})\n`,
+  );
 
   let stopping = false;
   const stop = (signal: string): void => {

@@ -7,6 +7,8 @@ import { spawnSync } from 'node:child_process';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { createClient } from '../src/client';
+import { loadKserveProto } from '../src/client/grpc-codec';
+import { inferResponseSerializer, typedContentsBytes } from '../src/server/grpc-infer-wire';
 import { buildFixtureRepository, FIXTURE_REPOSITORY } from './support/fixtures';
 import { seededValues } from './support/ort';
 import { startServe } from './support/serve';
@@ -32,6 +34,8 @@ describe('triton-vision-serve command', function () {
     assert.equal(r.status, 0);
     assert.match(r.stdout, /--model-repository DIR/);
     assert.match(r.stdout, /--worker-threads N/);
+    assert.match(r.stdout, /--model-control-mode M/);
+    assert.match(r.stdout, /--auth-token TOKEN/);
   });
 
   it('refuses missing or malformed arguments with exit 2 and a sentence', () => {
@@ -47,6 +51,15 @@ describe('triton-vision-serve command', function () {
         /leave nothing to serve/,
       ],
       [['--model-repository', repo, '--no-such-flag'], /Unknown option/],
+      [
+        ['--model-repository', repo, '--model-control-mode', 'poll'],
+        /--model-control-mode must be none or explicit, got 'poll'/,
+      ],
+      [
+        ['--model-repository', repo, '--max-inflight', '0'],
+        /--max-inflight must be a whole number/,
+      ],
+      [['--model-repository', repo, '--auth-token', ''], /auth token must be non-empty/],
     ];
     for (const [args, message] of cases) {
       const r = serve(args);
@@ -106,5 +119,46 @@ describe('triton-vision-serve command', function () {
     }
     assert.equal(s.proc.exitCode, 0);
     assert.match(s.output(), /SIGTERM, shutting down/);
+  });
+});
+
+describe('triton-vision-serve wire pieces', () => {
+  // Deferred: the proto loads on first use.
+  const proto = () => loadKserveProto().service.ModelInfer!;
+
+  it('the reused-buffer ModelInferResponse encoder writes what protobufjs decodes to the same message', () => {
+    const generic = proto().responseSerialize as (v: unknown) => Buffer;
+    const decode = proto().responseDeserialize as (b: Buffer) => Record<string, unknown>;
+    const fast = inferResponseSerializer(generic);
+    const wire = {
+      model_name: 'yolo — ü',
+      model_version: '3',
+      id: 'req-7',
+      outputs: [
+        { name: 'output0', datatype: 'FP32', shape: [1, 84, 8400] },
+        { name: 'empty', datatype: 'INT64', shape: [0, 300] },
+      ],
+      raw_output_contents: [Buffer.from(new Float32Array([1.5, -2, 3]).buffer), Buffer.alloc(0)],
+    };
+    const ours = fast(wire);
+    assert.deepEqual(decode(Buffer.from(ours)), decode(generic(wire)));
+    // The next call reuses the buffer: a caller must copy before then (grpc-js does, at once).
+    const again = fast({ ...wire, id: '' });
+    assert.equal(decode(Buffer.from(again)).id, '');
+  });
+
+  it('counts typed tensor contents without decoding them', () => {
+    const encode = proto().requestSerialize as (v: unknown) => Buffer;
+    const msg = encode({
+      model_name: 'm',
+      inputs: [
+        { name: 'a', datatype: 'FP32', shape: [3], contents: { fp32_contents: [1, 2, 3] } },
+        { name: 'b', datatype: 'INT32', shape: [2], parameters: {} },
+      ],
+      raw_input_contents: [Buffer.alloc(8)],
+    });
+    // fp32_contents: tag + length + 3 × 4 bytes, inside contents.
+    assert.equal(typedContentsBytes(msg), 2 + 12);
+    assert.equal(typedContentsBytes(encode({ model_name: 'm', inputs: [] })), 0);
   });
 });

@@ -36,6 +36,22 @@ export interface TritonErrorDetails {
   cause?: unknown;
 }
 
+/**
+ * The longest message an error keeps. Messages often carry text a server sent (an error
+ * body, gRPC details), and a server may send megabytes: that text would travel on in
+ * every msg.error, log line and debug sidebar. Past this, the message is cut with a note.
+ */
+export const MAX_ERROR_MESSAGE_CHARS = 2000;
+
+/** `message`, cut to MAX_ERROR_MESSAGE_CHARS with a note of how much was left out. */
+export function capErrorMessage(message: string): string {
+  if (message.length <= MAX_ERROR_MESSAGE_CHARS) return message;
+  let head = message.slice(0, MAX_ERROR_MESSAGE_CHARS);
+  // Never end on half a surrogate pair.
+  if (/[\uD800-\uDBFF]$/.test(head)) head = head.slice(0, -1);
+  return `${head}… (${message.length - head.length} more characters left out)`;
+}
+
 export class TritonError extends Error {
   readonly code: TritonErrorCode;
   readonly model?: string;
@@ -43,7 +59,10 @@ export class TritonError extends Error {
   readonly status?: number;
 
   constructor(code: TritonErrorCode, message: string, details: TritonErrorDetails = {}) {
-    super(message, details.cause === undefined ? undefined : { cause: details.cause });
+    super(
+      capErrorMessage(message),
+      details.cause === undefined ? undefined : { cause: details.cause },
+    );
     this.name = 'TritonError';
     this.code = code;
     if (details.model !== undefined) this.model = details.model;

@@ -584,6 +584,13 @@ export function modelConfigFromTree(
   }
 
   const filename = str(root, 'default_model_filename');
+  // A file name inside the version folder, never a path out of it ('../../etc/passwd').
+  if (filename && (/[/\\\0]/.test(filename) || filename === '.' || filename === '..')) {
+    bad(
+      one(root, 'default_model_filename'),
+      `default_model_filename '${filename}' must be a file name in the version folder, without '/', '\\' or '..'`,
+    );
+  }
   if (filename) cfg.default_model_filename = filename;
   else if (DEFAULT_FILENAME[backend]) cfg.default_model_filename = DEFAULT_FILENAME[backend];
 

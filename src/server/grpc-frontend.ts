@@ -19,6 +19,15 @@ import {
   type WireInferRequest,
 } from '../client/grpc-codec';
 import type { CallOptions, InferenceClient } from '../client/types';
+import { checkBearer, modelControlRefused, type ModelControlMode } from './access';
+import { BodyPool } from './body-pool';
+import {
+  MAX_TYPED_CONTENTS_BYTES,
+  alignRawInputs,
+  inferResponseSerializer,
+  typedContentsBytes,
+} from './grpc-infer-wire';
+import { DEFAULT_MAX_INFLIGHT, InflightGate, serverBusy } from './request-limits';
 
 export interface GrpcFrontendOptions {
   /** Address to listen on (default 127.0.0.1). */
@@ -36,6 +45,18 @@ export interface GrpcFrontendOptions {
   interceptors?: grpc.ServerInterceptor[];
   /** How long close() lets running calls finish before cutting them off (default 2000 ms). */
   shutdownGraceMs?: number;
+  /**
+   * Calls other than health and metadata in progress at once; past it a call fails at
+   * once with UNAVAILABLE (default 64).
+   */
+  maxInflight?: number;
+  /**
+   * `none` (default, as Triton): RepositoryModelLoad/Unload are refused with UNAVAILABLE;
+   * `explicit`: allowed.
+   */
+  modelControl?: ModelControlMode;
+  /** When set, every call must carry metadata `authorization: Bearer <authToken>` (else UNAUTHENTICATED). */
+  authToken?: string;
 }
 
 export interface GrpcFrontend {
@@ -47,7 +68,12 @@ export interface GrpcFrontend {
 /** gRPC keeps message limits in a signed 32-bit int; Triton sets exactly this. */
 const INT32_MAX = 2147483647;
 
-type Handler = (call: grpc.ServerUnaryCall<unknown, unknown>, opts: CallOptions) => Promise<object>;
+type Handler = (
+  call: grpc.ServerUnaryCall<unknown, unknown>,
+  opts: CallOptions,
+  /** Runs `fn` once the answer has been handed to grpc-js (and serialized). */
+  afterReply: (fn: () => void) => void,
+) => Promise<object>;
 
 /** Empty strings mean "not given" in proto3: the backend wants undefined for those. */
 const opt = (s: unknown): string | undefined => (typeof s === 'string' && s !== '' ? s : undefined);
@@ -79,7 +105,11 @@ function callOptions(call: grpc.ServerUnaryCall<unknown, unknown>): {
   return { opts, done: () => call.removeListener('cancelled', onCancel) };
 }
 
-function handlers(backend: InferenceClient): Record<string, Handler> {
+function handlers(
+  backend: InferenceClient,
+  pool: BodyPool,
+  modelControl: ModelControlMode,
+): Record<string, Handler> {
   return {
     ServerLive: async (_call, o) => ({ live: await backend.serverLive(o) }),
     ServerReady: async (_call, o) => ({ ready: await backend.serverReady(o) }),
@@ -108,18 +138,23 @@ function handlers(backend: InferenceClient): Record<string, Handler> {
     },
     RepositoryModelLoad: async (call, o) => {
       const r = call.request as { model_name: string; parameters?: Record<string, unknown> };
+      if (modelControl !== 'explicit') throw modelControlRefused();
       rejectRepositoryParameters(r, `Loading model '${r.model_name}'`);
       await backend.loadModel(r.model_name, o);
       return {};
     },
     RepositoryModelUnload: async (call, o) => {
       const r = call.request as { model_name: string; parameters?: Record<string, unknown> };
+      if (modelControl !== 'explicit') throw modelControlRefused();
       rejectRepositoryParameters(r, `Unloading model '${r.model_name}'`);
       await backend.unloadModel(r.model_name, o);
       return {};
     },
-    ModelInfer: async (call, o) => {
-      const req = decodeInferRequest(call.request as WireInferRequest);
+    ModelInfer: async (call, o, afterReply) => {
+      if (call.request instanceof TritonError) throw call.request;
+      const wire = call.request as WireInferRequest;
+      afterReply(alignRawInputs(wire.inputs ?? [], wire.raw_input_contents, pool));
+      const req = decodeInferRequest(wire);
       const res = await backend.infer(req, o);
       let outputs = res.outputs;
       if (req.outputs) {
@@ -132,16 +167,45 @@ function handlers(backend: InferenceClient): Record<string, Handler> {
   };
 }
 
-function unary(handler: Handler): grpc.handleUnaryCall<unknown, unknown> {
+/** Calls that do work worth bounding (the rest answer from memory at once). */
+const GATED = new Set(['ModelInfer', 'RepositoryModelLoad', 'RepositoryModelUnload']);
+
+function unary(
+  handler: Handler,
+  gate: InflightGate | undefined,
+  token: string | undefined,
+): grpc.handleUnaryCall<unknown, unknown> {
   return (call, callback) => {
+    if (token !== undefined) {
+      const given = call.metadata.get('authorization')[0];
+      const denied = checkBearer(typeof given === 'string' ? given : undefined, token);
+      if (denied) {
+        callback({ code: grpcStatusForCode(denied.code), details: denied.message });
+        return;
+      }
+    }
+    const release = gate?.enter();
+    if (gate && !release) {
+      const e = serverBusy(gate.limit);
+      callback({ code: grpcStatusForCode(e.code), details: e.message });
+      return;
+    }
     const { opts, done } = callOptions(call);
-    handler(call, opts).then(
+    const after: (() => void)[] = [];
+    const finish = (): void => {
+      for (const fn of after.splice(0)) fn();
+    };
+    handler(call, opts, (fn) => after.push(fn)).then(
       (reply) => {
+        release?.();
         done();
         callback(null, reply);
+        finish();
       },
       (err: unknown) => {
+        release?.();
         done();
+        finish();
         const e = toTritonError(err, 'INTERNAL');
         callback({ code: grpcStatusForCode(e.code), details: e.message });
       },
@@ -179,9 +243,30 @@ export function startGrpcFrontend(
       'grpc.max_send_message_length': limit,
       ...(opts.interceptors ? { interceptors: opts.interceptors } : {}),
     });
+    const gate = new InflightGate(opts.maxInflight ?? DEFAULT_MAX_INFLIGHT);
     const impl: grpc.UntypedServiceImplementation = {};
-    for (const [name, h] of Object.entries(handlers(backend))) impl[name] = unary(h);
-    server.addService(loadKserveProto().service, impl);
+    const all = handlers(backend, new BodyPool(), opts.modelControl ?? 'none');
+    for (const [name, h] of Object.entries(all)) {
+      impl[name] = unary(h, GATED.has(name) ? gate : undefined, opts.authToken);
+    }
+    const service = { ...loadKserveProto().service };
+    const infer = service.ModelInfer!;
+    const decode = infer.requestDeserialize as (b: Buffer) => unknown;
+    service.ModelInfer = {
+      ...infer,
+      // Refused before decoding: what grpc-js does with a throw here is an INTERNAL status,
+      // so the refusal travels to the handler as the request and is thrown there.
+      requestDeserialize: (buf: Buffer) => {
+        const typed = typedContentsBytes(buf);
+        if (typed <= MAX_TYPED_CONTENTS_BYTES) return decode(buf);
+        return new TritonError(
+          'INVALID_ARGUMENT',
+          `The request carries ${typed} bytes of typed tensor contents, over this server's limit of ${MAX_TYPED_CONTENTS_BYTES}: send large tensors as raw_input_contents`,
+        );
+      },
+      responseSerialize: inferResponseSerializer(infer.responseSerialize as (v: unknown) => Buffer),
+    };
+    server.addService(service, impl);
   } catch (err) {
     return Promise.reject(toTritonError(err, 'INTERNAL'));
   }

@@ -24,8 +24,23 @@ import {
   isRawBinaryRequest,
   BodyCollector,
   INFERENCE_HEADER,
+  wantsBinary,
+  type BinaryOutputChoice,
 } from '../client/http-codec';
-import type { InferenceClient } from '../client/types';
+import type { InferResponse, InferenceClient } from '../client/types';
+import { checkBearer, modelControlRefused, type ModelControlMode } from './access';
+import { BodyPool, MIN_POOLED_BYTES, PooledBody } from './body-pool';
+import { JsonWorker } from './json-worker';
+import {
+  DEFAULT_MAX_INFLATE_RATIO,
+  DEFAULT_MAX_INFLIGHT,
+  InflightGate,
+  JSON_BYTES_PER_VALUE,
+  WORKER_JSON_BYTES,
+  bodyTooLarge,
+  inferBodyBound,
+  serverBusy,
+} from './request-limits';
 
 /**
  * Our exact error code beside the KServe status: several codes share one status
@@ -39,8 +54,22 @@ export interface HttpFrontendOptions {
   host?: string;
   /** Port to listen on; 0 picks a free one (default 8000). */
   port?: number;
-  /** Largest request body in bytes, after decompression (default 256 MiB). */
+  /** Largest request body in bytes, before and after decompression (default 256 MiB). */
   maxBodyBytes?: number;
+  /** How far a compressed body may expand, decompressed ÷ compressed (default 100). */
+  maxInflateRatio?: number;
+  /**
+   * Requests other than health checks in progress at once; past it a request is answered
+   * 503 at once (default 64).
+   */
+  maxInflight?: number;
+  /**
+   * `none` (default, as Triton): load and unload through the repository API are refused;
+   * `explicit`: allowed.
+   */
+  modelControl?: ModelControlMode;
+  /** When set, every request must carry `Authorization: Bearer <authToken>` (else 401). */
+  authToken?: string;
 }
 
 export interface HttpFrontend {
@@ -51,6 +80,8 @@ export interface HttpFrontend {
 }
 
 const DEFAULT_MAX_BODY_BYTES = 256 * 1024 * 1024;
+/** Declared bodies up to this size go into pooled memory; larger ones are gathered as they arrive. */
+const MAX_POOLED_BODY_BYTES = 64 * 1024 * 1024;
 /** Below this, compressing a reply costs more than it saves. */
 const MIN_COMPRESS_BYTES = 1024;
 
@@ -67,11 +98,20 @@ interface Route {
   run: (ctx: RequestContext) => Promise<Answer>;
 }
 
+/** A tighter bound than the server's message limit for one request's body. */
+interface BodyLimit {
+  bytes: number;
+  model: string;
+}
+
 interface RequestContext {
   req: http.IncomingMessage;
   signal: AbortSignal;
-  /** The request body, read (and decompressed) on first call. */
-  body(): Promise<Buffer>;
+  /**
+   * The request body, read (and decompressed) on first call; a body over `limit` (or the
+   * server's message limit) is drained unread and refused.
+   */
+  body(limit?: BodyLimit): Promise<Buffer>;
 }
 
 /** Statuses chosen by the frontend itself (not from an error code), e.g. 405, 413, 415. */
@@ -132,31 +172,53 @@ function parseOptionalJson(body: Buffer, what: string): Record<string, unknown> 
  * answers 413: replying before the client has finished sending would make many
  * clients see a reset instead of our JSON error.
  */
-function readBody(req: http.IncomingMessage, maxBytes: number): Promise<Buffer> {
+function readBody(
+  req: http.IncomingMessage,
+  maxBytes: number,
+  tooLargeError: (bytes: number) => TritonError,
+  pool: BodyPool,
+  onRelease: (release: () => void) => void,
+): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     let total = 0;
     const declared = Number(req.headers['content-length']);
     let tooLarge = declared > maxBytes;
-    // Binary inputs start right after the JSON header: align them for in-place views.
-    const collected = new BodyCollector(
-      tooLarge || req.headers['content-encoding'] ? undefined : declared,
-      Number(req.headers[INFERENCE_HEADER] ?? NaN),
-    );
+    const alignAt = Number(req.headers[INFERENCE_HEADER] ?? NaN);
+    // A body of declared size goes into reused memory (binary inputs aligned for in-place
+    // views); it is given back when the answer has gone (see handle()).
+    let pooled =
+      !tooLarge &&
+      !req.headers['content-encoding'] &&
+      Number.isSafeInteger(declared) &&
+      declared >= MIN_POOLED_BYTES &&
+      declared <= MAX_POOLED_BODY_BYTES
+        ? new PooledBody(pool, declared, alignAt)
+        : undefined;
+    if (pooled) onRelease(() => pooled?.release());
+    let collected: BodyCollector | undefined = pooled
+      ? undefined
+      : new BodyCollector(
+          tooLarge || req.headers['content-encoding'] ? undefined : declared,
+          alignAt,
+        );
     req.on('data', (chunk: Buffer) => {
       total += chunk.length;
       if (total > maxBytes) tooLarge = true;
-      if (!tooLarge) collected.push(chunk);
+      if (tooLarge) return;
+      if (pooled && !pooled.push(chunk)) {
+        // More than declared: carry on in ordinary memory with what came so far.
+        collected = new BodyCollector(undefined, alignAt);
+        collected.push(Buffer.from(pooled.taken()));
+        pooled.release();
+        pooled = undefined;
+      }
+      if (!pooled) collected!.push(chunk);
     });
     req.on('end', () => {
       if (tooLarge) {
-        reject(
-          httpError(
-            'MESSAGE_TOO_LARGE',
-            `The request body is ${total} bytes, over this server's limit of ${maxBytes}: send a smaller request or raise the server's --max-message-mb`,
-          ),
-        );
+        reject(tooLargeError(total));
       } else {
-        resolve(collected.finish());
+        resolve(pooled ? pooled.taken() : collected!.finish());
       }
     });
     const gone = (why: string): void =>
@@ -191,10 +253,26 @@ const DECODERS: Record<string, ZlibFn> = {
   br: zlib.brotliDecompress as ZlibFn,
 };
 
+/** Reads and discards a body (a request refused before it was read), then resolves. */
+function drainBody(req: http.IncomingMessage): Promise<void> {
+  return new Promise((resolve) => {
+    if (req.readableEnded || req.destroyed) {
+      resolve();
+      return;
+    }
+    req.on('data', () => undefined);
+    req.once('end', () => resolve());
+    req.once('close', () => resolve());
+    req.once('error', () => resolve());
+  });
+}
+
 async function decodeContent(
   body: Buffer,
   encoding: string | undefined,
   maxBytes: number,
+  maxRatio: number,
+  tooLargeError: (bytes: number | undefined) => TritonError,
 ): Promise<Buffer> {
   const enc = (encoding ?? 'identity').trim().toLowerCase();
   if (enc === 'identity' || enc === '' || body.length === 0) return body;
@@ -206,14 +284,14 @@ async function decodeContent(
       415,
     );
   }
+  // The ratio cap bites first for a bomb: a few KB may not buy hundreds of MB of work.
+  const byRatio = Math.max(64 * 1024, Math.ceil(body.length * maxRatio));
   try {
-    return await zlibRun(fn, body, { maxOutputLength: maxBytes });
+    return await zlibRun(fn, body, { maxOutputLength: Math.min(maxBytes, byRatio) });
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
-      throw httpError(
-        'MESSAGE_TOO_LARGE',
-        `The ${enc} request body expands past this server's limit of ${maxBytes} bytes: send a smaller request`,
-      );
+      if (byRatio < maxBytes) throw bodyTooLarge(body.length, maxRatio, 'inflate');
+      throw tooLargeError(undefined);
     }
     throw httpError(
       'INVALID_ARGUMENT',
@@ -248,7 +326,121 @@ function decodeSegments(pathname: string): string[] {
   }
 }
 
-function buildRoutes(backend: InferenceClient): (segs: string[]) => Route | undefined {
+/** The byte length of the JSON part, from Inference-Header-Content-Length (undefined: all of it, or unreadable). */
+function jsonPartLength(req: http.IncomingMessage, bodyLength: number): number {
+  const raw = req.headers[INFERENCE_HEADER];
+  if (raw === undefined) return bodyLength;
+  const n = Number(Array.isArray(raw) ? raw[0] : raw);
+  return Number.isSafeInteger(n) && n >= 0 && n <= bodyLength ? n : 0;
+}
+
+/**
+ * Decodes an infer request. A large JSON part (tensors as JSON `data`) is parsed on the
+ * worker thread, which hands back a small header and the tensors' bytes; anything else
+ * goes straight to the shared codec. Whatever the codec throws that is not one of our
+ * errors (a value BigInt cannot take, nesting past the stack) is the client's mistake:
+ * INVALID_ARGUMENT, never a 500.
+ */
+async function decodeRequest(
+  body: Buffer,
+  req: http.IncomingMessage,
+  target: Parameters<typeof decodeInferRequest>[2],
+  worker: JsonWorker,
+): Promise<ReturnType<typeof decodeInferRequest>> {
+  const jsonLength = target.rawInput ? 0 : jsonPartLength(req, body.length);
+  if (jsonLength >= WORKER_JSON_BYTES) {
+    const converted = await worker.convert(body.subarray(0, jsonLength));
+    // Reassemble header + blobs in input order, the converted ones beside the original binary ones.
+    const original = body.subarray(jsonLength);
+    const chunks: Uint8Array[] = [converted.header];
+    let offset = 0;
+    for (const part of converted.parts) {
+      if (part.kind === 'converted') chunks.push(part.bytes);
+      else if (part.kind === 'binary' && typeof part.size === 'number' && part.size >= 0) {
+        chunks.push(original.subarray(offset, offset + part.size));
+        offset += part.size;
+      }
+    }
+    if (offset < original.length) chunks.push(original.subarray(offset));
+    const collector = new BodyCollector(
+      chunks.reduce((n, c) => n + c.byteLength, 0),
+      converted.header.byteLength,
+    );
+    for (const c of chunks) collector.push(Buffer.from(c.buffer, c.byteOffset, c.byteLength));
+    return decodeWith(
+      collector.finish(),
+      { [INFERENCE_HEADER]: String(converted.header.byteLength) },
+      target,
+    );
+  }
+  return decodeWith(body, req.headers, target);
+}
+
+function decodeWith(
+  body: Buffer,
+  headers: http.IncomingHttpHeaders,
+  target: Parameters<typeof decodeInferRequest>[2],
+): ReturnType<typeof decodeInferRequest> {
+  try {
+    return decodeInferRequest(body, headers, target);
+  } catch (err) {
+    if (isTritonError(err)) throw err;
+    const why = err instanceof Error ? err.message : String(err);
+    if (err instanceof RangeError && /call stack/i.test(why)) {
+      throw httpError(
+        'INVALID_ARGUMENT',
+        `The infer request's tensor data is nested too deeply: nest it as its shape says, or send it flat`,
+      );
+    }
+    throw httpError(
+      'INVALID_ARGUMENT',
+      `The infer request's tensor values cannot be read (${why}): send numbers that fit each input's datatype (whole numbers for INT and UINT types)`,
+    );
+  }
+}
+
+/**
+ * Encodes an infer response. Outputs asked for as JSON that hold many values are
+ * written out on the worker thread (the shared codec makes the header, the worker
+ * puts the values in); small ones, and FP16 (which the codec refuses as JSON), here.
+ */
+async function encodeResponse(
+  response: InferResponse,
+  choice: BinaryOutputChoice,
+  worker: JsonWorker,
+): Promise<Answer> {
+  const asJson = response.outputs.map((t) => !wantsBinary(choice, t.name));
+  let values = 0;
+  response.outputs.forEach((t, i) => {
+    if (asJson[i]) values += t.data.length;
+  });
+  const fp16 = response.outputs.some((t, i) => asJson[i] && t.datatype === 'FP16');
+  if (values * JSON_BYTES_PER_VALUE < WORKER_JSON_BYTES || fp16) {
+    const enc = encodeInferResponse(response, choice);
+    return { status: 200, headers: enc.headers, chunks: enc.chunks };
+  }
+  const binary = encodeInferResponse(response, true);
+  const [head, ...blobs] = binary.chunks;
+  const out = await worker.encode(head!, blobs, asJson);
+  const header = Buffer.from(out.header.buffer, out.header.byteOffset, out.header.byteLength);
+  const kept = out.keep.map((i) => blobs[i]!);
+  let length = header.length;
+  for (const b of kept) length += b.length;
+  const headers: Record<string, string> = { 'Content-Length': String(length) };
+  if (kept.length > 0) {
+    headers['Content-Type'] = 'application/octet-stream';
+    headers['Inference-Header-Content-Length'] = String(header.length);
+  } else {
+    headers['Content-Type'] = 'application/json';
+  }
+  return { status: 200, headers, chunks: [header, ...kept] };
+}
+
+function buildRoutes(
+  backend: InferenceClient,
+  worker: JsonWorker,
+  modelControl: ModelControlMode,
+): (segs: string[]) => Route | undefined {
   const modelReady = async (
     model: string,
     version: string | undefined,
@@ -273,7 +465,12 @@ function buildRoutes(backend: InferenceClient): (segs: string[]) => Route | unde
   };
 
   const infer = async (ctx: RequestContext, model: string, version?: string): Promise<Answer> => {
-    const body = await ctx.body();
+    // Before reading a byte: what could this model's inputs need? (An unknown model fails here.)
+    // A model whose config cannot be read gets only the message limit; infer says what is wrong.
+    const config = await backend
+      .modelConfig(model, version, { signal: ctx.signal })
+      .catch(() => undefined);
+    const body = await ctx.body(config ? { bytes: inferBodyBound(config), model } : undefined);
     let rawInput;
     if (isRawBinaryRequest(ctx.req.headers)) {
       const md = await backend.modelMetadata(model, version, { signal: ctx.signal });
@@ -285,15 +482,15 @@ function buildRoutes(backend: InferenceClient): (segs: string[]) => Route | unde
       }
       rawInput = md.inputs[0];
     }
-    const decoded = decodeInferRequest(body, ctx.req.headers, {
-      model,
-      ...(version ? { version } : {}),
-      ...(rawInput ? { rawInput } : {}),
-    });
+    const decoded = await decodeRequest(
+      body,
+      ctx.req,
+      { model, ...(version ? { version } : {}), ...(rawInput ? { rawInput } : {}) },
+      worker,
+    );
     const { binaryOutputs, ...request } = decoded;
     const response = await backend.infer(request, { signal: ctx.signal });
-    const enc = encodeInferResponse(response, binaryOutputs);
-    return { status: 200, headers: enc.headers, chunks: enc.chunks };
+    return encodeResponse(response, binaryOutputs, worker);
   };
 
   const modelRoutes = (segs: string[]): Route | undefined => {
@@ -362,6 +559,7 @@ function buildRoutes(backend: InferenceClient): (segs: string[]) => Route | unde
           `Loading '${model}' with an override config or uploaded files is not supported by this server: change the model repository on disk and load the model by name`,
         );
       }
+      if (modelControl !== 'explicit') throw modelControlRefused();
       if (action === 'load') await backend.loadModel(model, { signal: ctx.signal });
       else await backend.unloadModel(model, { signal: ctx.signal });
       // Triton's answer: 200, an empty body labelled JSON.
@@ -457,7 +655,12 @@ export function startHttpFrontend(
   const host = opts.host ?? '127.0.0.1';
   const port = opts.port ?? 8000;
   const maxBodyBytes = opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
-  const route = buildRoutes(backend);
+  const maxRatio = opts.maxInflateRatio ?? DEFAULT_MAX_INFLATE_RATIO;
+  const gate = new InflightGate(opts.maxInflight ?? DEFAULT_MAX_INFLIGHT);
+  const worker = new JsonWorker();
+  const pool = new BodyPool();
+  const route = buildRoutes(backend, worker, opts.modelControl ?? 'none');
+  const token = opts.authToken;
 
   const respond = async (
     req: http.IncomingMessage,
@@ -514,22 +717,36 @@ export function startHttpFrontend(
 
   const handle = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
     const abort = new AbortController();
-    // The client hung up (or its deadline passed): stop the backend work for it.
+    const releases: (() => void)[] = [];
+    // The client hung up (or its deadline passed): stop the backend work for it. Either
+    // way the answer is gone, so the request's pooled memory may be reused.
     res.on('close', () => {
       if (!res.writableFinished) abort.abort();
+      for (const r of releases.splice(0)) r();
     });
     let bodyPromise: Promise<Buffer> | undefined;
     const ctx: RequestContext = {
       req,
       signal: abort.signal,
-      body: () => {
-        bodyPromise ??= readBody(req, maxBodyBytes).then((raw) =>
-          decodeContent(raw, req.headers['content-encoding'], maxBodyBytes),
+      body: (limit) => {
+        if (bodyPromise) return bodyPromise;
+        const bytes = Math.min(maxBodyBytes, limit?.bytes ?? Infinity);
+        const tooLarge = (n: number | undefined): TritonError =>
+          bytes < maxBodyBytes
+            ? bodyTooLarge(n, bytes, 'model', limit?.model)
+            : bodyTooLarge(n, maxBodyBytes, 'message');
+        bodyPromise = readBody(req, bytes, tooLarge, pool, (r) => releases.push(r)).then((raw) =>
+          decodeContent(raw, req.headers['content-encoding'], bytes, maxRatio, tooLarge),
         );
         return bodyPromise;
       },
     };
+    let release: (() => void) | undefined;
     try {
+      if (token !== undefined) {
+        const denied = checkBearer(req.headers.authorization, token);
+        if (denied) throw denied;
+      }
       const url = new URL(req.url ?? '/', 'http://frontend');
       const r = route(decodeSegments(url.pathname));
       if (!r) {
@@ -542,13 +759,18 @@ export function startHttpFrontend(
       if (req.method !== r.method) {
         throw httpError('INVALID_ARGUMENT', 'Method Not Allowed', 405, { Allow: r.method });
       }
+      // Health checks always answer; everything else waits its turn in a bounded room.
+      if (r.method === 'POST') {
+        release = gate.enter();
+        if (!release) throw serverBusy(gate.limit);
+      }
       await respond(req, res, await r.run(ctx));
     } catch (err) {
-      // A body that is still arriving must be drained before we answer (see readBody).
-      if (bodyPromise === undefined && req.method === 'POST' && !req.readableEnded) {
-        await ctx.body().catch(() => undefined);
-      }
+      // A body that is still arriving must be drained, unread, before we answer (see readBody).
+      if (bodyPromise === undefined && !req.readableEnded) await drainBody(req);
       await fail(req, res, err);
+    } finally {
+      release?.();
     }
   };
 
@@ -585,7 +807,7 @@ export function startHttpFrontend(
           closing ??= new Promise<void>((done) => {
             server.close(() => done());
             server.closeAllConnections();
-          });
+          }).then(() => worker.close());
           return closing;
         },
       });

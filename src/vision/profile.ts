@@ -10,6 +10,7 @@ import { TritonError } from '../client/errors';
 import { findNmsOutputs } from './nms-outputs';
 import type { DataType, ModelConfig, ModelMetadata, TensorMetadata } from '../client/types';
 import { COCO80, IMAGENET1000 } from './labels';
+import { checkInputSize, type InputSizeLimit } from './limits';
 import type { ClassifyPreset, Family, ModelProfile, Preprocess, Task } from './types';
 
 /**
@@ -43,7 +44,7 @@ export function withPreset(pre: Preprocess, preset: unknown): Preprocess {
   return { ...pre, preset: p, interpolation: PRESET_FILTER[p] };
 }
 
-export interface ProfileOverrides {
+export interface ProfileOverrides extends InputSizeLimit {
   /** Force the task (as the config parameter `task` would). */
   task?: Task;
   /** Force the family; 'yolo11' is accepted as an alias of 'yolov8'. */
@@ -416,6 +417,7 @@ export function deriveProfile(
   const fallback = task === 'classify' ? 224 : 640;
   const width = dimW > 0 ? dimW : (size?.[0] ?? fallback);
   const height = dimH > 0 ? dimH : (size?.[1] ?? fallback);
+  checkInputSize(width, height, model, overrides);
 
   // ---- family, classes, output names ----
   let family: Family;

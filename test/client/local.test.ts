@@ -726,13 +726,42 @@ describe('LocalClient', function () {
         client.infer({ model: 'mobilenetv2', inputs: [mobileInput()] }, { signal: early.signal }),
         'CANCELLED',
       );
+      // During the run: aborted from inside session.run itself, the moment the run begins
+      // (an event, not a guess at how long the run takes).
+      const ort = require('onnxruntime-node') as OrtRuntime;
       const ac = new AbortController();
-      const p = client.infer(
-        { model: 'mobilenetv2', inputs: [mobileInput(8)] },
-        { signal: ac.signal },
-      );
-      setTimeout(() => ac.abort(), 5);
-      await rejectsWith(p, 'CANCELLED', /cancelled by the caller/);
+      let runs = 0;
+      const during = new LocalClient({
+        modelRepository: repo,
+        loadRuntime: () => ({
+          Tensor: ort.Tensor,
+          InferenceSession: {
+            async create(file: string, options?: Record<string, unknown>): Promise<OrtSession> {
+              const session = await ort.InferenceSession.create(file, options);
+              const run = session.run.bind(session);
+              (session as { run: OrtSession['run'] }).run = (feeds, fetches) => {
+                runs++;
+                ac.abort();
+                return run(feeds, fetches);
+              };
+              return session;
+            },
+          },
+        }),
+      });
+      try {
+        const p = during.infer(
+          { model: 'mobilenetv2', inputs: [mobileInput(8)] },
+          { signal: ac.signal },
+        );
+        await rejectsWith(p, 'CANCELLED', /cancelled by the caller/);
+        assert.equal(runs, 1, 'the abort came during the run');
+        assert.equal(await during.modelReady('mobilenetv2'), true);
+        const res = await during.infer({ model: 'mobilenetv2', inputs: [mobileInput()] });
+        assert.deepEqual(res.outputs[0]!.shape, [1, 1000]);
+      } finally {
+        await during.close();
+      }
       assert.equal(await client.modelReady('mobilenetv2'), true);
     });
   });

@@ -88,7 +88,8 @@ describe('fault suite: bad inputs at the image, message and model layers', funct
       fs.realpathSync(`${repo}/yolov8n/1/model.onnx`),
       `${repo}/yolov8n_b/1/model.onnx`,
     );
-    serve = await startServe({ repository: repo });
+    // One case unloads and reloads a model under a flow: the repository API must allow it.
+    serve = await startServe({ repository: repo, extraArgs: ['--model-control-mode', 'explicit'] });
 
     png = fs.readFileSync(fixtureImage('chelsea.png'));
     jpeg = await sharp(png).jpeg({ quality: 90 }).toBuffer();

@@ -8,7 +8,7 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as v8 from 'node:v8';
 import * as vm from 'node:vm';
-import { ProcessWatch, sendExpectingOutput } from '../support/faults';
+import { ProcessWatch, forgetHarnessCalls, sendExpectingOutput } from '../support/faults';
 import { buildFixtureRepository, fixtureImage } from '../support/fixtures';
 import {
   ALL_NODES,
@@ -66,23 +66,6 @@ function fiveNodeFlow(grpcPort: number): object[] {
     { id: 'out', type: 'helper', z: 'flow', ...AT },
     { id: 'healthOut', type: 'helper', z: 'flow', ...AT },
   ];
-}
-
-/**
- * The test helper wraps Node.prototype's methods and RED.log in sinon spies that keep every
- * call, with the node it was made on, until unload: a harness leak of ~90 kB per deploy
- * that is not ours. Clearing their history after each deploy leaves only what the
- * runtime and our nodes keep.
- */
-function forgetHarnessCalls(): void {
-  const h = helper as unknown as {
-    _NodePrototype: Record<string, { resetHistory?: () => void }>;
-    log(): { resetHistory(): void };
-  };
-  for (const m of ['log', 'status', 'warn', 'error', 'debug', 'trace', 'send']) {
-    h._NodePrototype[m]?.resetHistory?.();
-  }
-  h.log().resetHistory();
 }
 
 function handleCounts(): Map<string, number> {

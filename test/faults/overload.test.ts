@@ -7,11 +7,18 @@
  * The window is the issue's 60 s per policy (3 min in all), kept rather than shortened:
  * a leak of the dropped messages (20 000 or so per policy) shows within seconds, but a
  * slow creep in the queue or the client's buffers needs the full minute to pass a bound.
+ *
+ * Memory alone cannot see a leak of the dropped messages (they all share one image
+ * buffer, so 20 000 retained messages weigh little), so each message sent is also
+ * watched with a FinalizationRegistry: once all have ended and the heap is collected,
+ * no more than the queue's worth may still be reachable.
  */
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
+import * as v8 from 'node:v8';
+import * as vm from 'node:vm';
 import type { NodeMessage } from '../../src/nodes/types';
-import { ProcessWatch, sendExpectingOutput } from '../support/faults';
+import { ProcessWatch, forgetHarnessCalls, sendExpectingOutput } from '../support/faults';
 import { buildFixtureRepository, fixtureImage } from '../support/fixtures';
 import { ALL_NODES, SMALL_MODELS, helper, isStatus, statusOf, taskFlow } from '../support/flows';
 import { startServe, type ServeHandle } from '../support/serve';
@@ -27,6 +34,26 @@ const QUEUE_LIMIT = 10;
  * messages with their results would take, and above V8's young-generation slack.
  */
 const RSS_SLACK_BYTES = 150 * 1024 * 1024;
+/**
+ * Messages that may stay reachable once every message has ended: the queue's worth and
+ * a few the runtime keeps for a while (the last one handled, a pending status). A leak of
+ * the dropped messages keeps thousands.
+ */
+const RETAINED_LIMIT = QUEUE_LIMIT + 10;
+
+// gc exposed at run time, so mocha needs no extra flags (as the lifecycle test does).
+v8.setFlagsFromString('--expose-gc');
+const gc = vm.runInNewContext('gc') as () => void;
+
+/** Collects until at most `limit` watched objects are alive (or ten rounds pass); returns how many are. */
+async function collectedDownTo(alive: () => number, limit: number): Promise<number> {
+  for (let round = 0; round < 10 && alive() > limit; round++) {
+    gc();
+    // Finalization callbacks run as tasks after the collection.
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return alive();
+}
 
 describe('fault suite: overload with each drop policy', function () {
   this.timeout(WINDOW_MS * 2 + 60000);
@@ -94,9 +121,16 @@ describe('fault suite: overload with each drop policy', function () {
       let maxWaiting = 0;
       const rss0 = process.memoryUsage().rss;
       let rssMax = rss0;
+      let alive = 0;
+      const watched = new FinalizationRegistry<number>(() => void alive--);
       const feeder = setInterval(() => {
         owed += perTick;
-        for (; owed >= 1; owed--) node.receive({ payload: png, n: sent++ });
+        for (; owed >= 1; owed--) {
+          const msg = { payload: png, n: sent++ };
+          alive++;
+          watched.register(msg, msg.n);
+          node.receive(msg);
+        }
       }, 10);
       const sampler = setInterval(() => {
         rssMax = Math.max(rssMax, process.memoryUsage().rss);
@@ -136,6 +170,13 @@ describe('fault suite: overload with each drop policy', function () {
       assert.ok(
         rssMax - rss0 < RSS_SLACK_BYTES,
         `RSS grew ${((rssMax - rss0) / 1048576).toFixed(0)} MiB while overloaded`,
+      );
+      // The harness's spies keep every message sent or failed; only what the node keeps counts.
+      forgetHarnessCalls();
+      const retained = await collectedDownTo(() => alive, RETAINED_LIMIT);
+      assert.ok(
+        retained <= RETAINED_LIMIT,
+        `${retained} of ${sent} messages still reachable after all of them ended`,
       );
     });
   }

@@ -57,6 +57,7 @@ describe('fault suite: the server goes away and comes back', function () {
 
   for (const mode of ['grpc', 'http'] as const) {
     it(`${mode}: down at deploy → yellow 'connecting', messages fail with a code, then it recovers by itself`, async () => {
+      // The one case that needs ports before its server exists: it comes up later on them.
       const httpPort = await freePort();
       const grpcPort = await freePort();
       await deploy(mode, httpPort, grpcPort);
@@ -76,9 +77,8 @@ describe('fault suite: the server goes away and comes back', function () {
     });
 
     it(`${mode}: killed mid-flow → every message answered or failed with a code, then recovery without redeploy`, async () => {
-      const httpPort = await freePort();
-      const grpcPort = await freePort();
-      let serve = await startServe({ repository: repo, httpPort, grpcPort });
+      let serve = await startServe({ repository: repo });
+      const { httpPort, grpcPort } = serve;
       try {
         await deploy(mode, httpPort, grpcPort);
         await statusOf(ID, isStatus('green', `${TYPE}.status.ready`));
@@ -107,9 +107,9 @@ describe('fault suite: the server goes away and comes back', function () {
   }
 
   it('grpc: restarted 20 times during a steady stream → every message ends once, no stuck node', async () => {
-    const httpPort = await freePort();
-    const grpcPort = await freePort();
-    let serve = await startServe({ repository: repo, httpPort, grpcPort });
+    // Listens on ports it picks (0); each restart must come back on the same ones.
+    let serve = await startServe({ repository: repo });
+    const { httpPort, grpcPort } = serve;
     let fates: ReturnType<typeof collectFates> | undefined;
     let timer: NodeJS.Timeout | undefined;
     try {

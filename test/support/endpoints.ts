@@ -145,7 +145,11 @@ export async function openRemoteEndpoints(
 ): Promise<RemoteEndpoints> {
   const external = externalEndpoints(env);
   let serve: ServeHandle | undefined;
-  if (!external.http || !external.grpc) serve = await startServe({ repository });
+  // The suite loads and unloads models through the repository API, as against Triton
+  // started with --model-control-mode explicit.
+  if (!external.http || !external.grpc) {
+    serve = await startServe({ repository, extraArgs: ['--model-control-mode', 'explicit'] });
+  }
   const ours = (mode: RemoteMode): Endpoint => {
     const port = mode === 'grpc' ? serve!.grpcPort : serve!.httpPort;
     return {

@@ -520,3 +520,216 @@ output [ { name: "output0" data_type: TYPE_FP32 dims: [ 1, 3, ${size}, ${size} ]
 `,
   );
 }
+
+// ---- a server process under attack, observed from outside -----------------------------------
+
+/**
+ * A process's resident memory now and at its peak, in bytes, from /proc (Linux); undefined
+ * elsewhere, where the suites skip the memory bound.
+ */
+export function processMemory(pid: number): { rss: number; peak: number } | undefined {
+  let text: string;
+  try {
+    text = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  const kb = (key: string): number =>
+    Number(new RegExp(`${key}:\\s+(\\d+)`).exec(text)?.[1]) * 1024;
+  return { rss: kb('VmRSS'), peak: kb('VmHWM') };
+}
+
+/**
+ * Polls `GET /v2/health/live` on loopback every 20 ms until stopped, recording the
+ * slowest answer: a server whose event loop is blocked answers late (or never).
+ */
+export function watchHealth(port: number): { stop(): Promise<{ maxMs: number; polls: number }> } {
+  let stopped = false;
+  let maxMs = 0;
+  let polls = 0;
+  const once = (): Promise<void> =>
+    new Promise((resolve) => {
+      const t0 = performance.now();
+      const req = http.get({ host: '127.0.0.1', port, path: '/v2/health/live' }, (res) => {
+        res.resume();
+        res.on('end', () => {
+          if (res.statusCode === 200) polls++;
+          resolve();
+        });
+      });
+      req.on('error', () => resolve());
+      req.on('close', () => {
+        maxMs = Math.max(maxMs, performance.now() - t0);
+      });
+    });
+  const loop = (async () => {
+    while (!stopped) {
+      await once();
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  })();
+  return {
+    async stop() {
+      stopped = true;
+      await loop;
+      return { maxMs, polls };
+    },
+  };
+}
+
+export interface RawAnswer {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  body: Buffer;
+}
+
+/** One HTTP request on loopback, answered in full (no client library in between). */
+export function rawRequest(
+  port: number,
+  method: string,
+  urlPath: string,
+  body?: Buffer,
+  headers: Record<string, string> = {},
+): Promise<RawAnswer> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      {
+        host: '127.0.0.1',
+        port,
+        method,
+        path: urlPath,
+        headers: body ? { 'Content-Length': String(body.length), ...headers } : headers,
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () =>
+          resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(chunks) }),
+        );
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+/**
+ * A gzip body that inflates to an infer request for `model` whose JSON `data` holds
+ * `values` zeros (2 bytes each): a few tens of KB on the wire for hundreds of MB of JSON.
+ */
+export async function gzipJsonBomb(model: string, values: number): Promise<Buffer> {
+  const gz = zlib.createGzip({ level: 9 });
+  const parts: Buffer[] = [];
+  gz.on('data', (c: Buffer) => parts.push(c));
+  const ended = new Promise((r) => gz.on('end', r));
+  gz.write(`{"inputs":[{"name":"images","datatype":"FP32","shape":[1,3,640,640],"data":[`);
+  const block = Buffer.from('0,'.repeat(1 << 16));
+  for (let left = values - 1; left > 0;) {
+    const k = Math.min(left, 1 << 16);
+    if (!gz.write(k === 1 << 16 ? block : block.subarray(0, 2 * k))) {
+      await new Promise((r) => gz.once('drain', r));
+    }
+    left -= k;
+  }
+  gz.end(`0]}],"id":"${model}"}`);
+  await ended;
+  return Buffer.concat(parts);
+}
+
+// ---- a KServe server that lies ----------------------------------------------------------------
+
+export interface LyingModel {
+  name: string;
+  /** Input side the server declares (FP32 [1, 3, side, side]). */
+  side: number;
+  /** Answers an infer request (default: an output of zeros of the declared shape). */
+  infer?: (res: http.ServerResponse) => void;
+}
+
+/**
+ * A KServe v2 HTTP server that serves one YOLOv8-style detector's metadata and config as
+ * given, whatever they claim: an input of any size, an infer answer of any kind. It
+ * stands for a misconfigured or hostile server, which our own server cannot be made to
+ * be. Every GET that a client needs to deploy is answered; unknown paths get 404.
+ */
+export async function startLyingServer(
+  model: LyingModel,
+): Promise<{ port: number; close(): Promise<void> }> {
+  const anchors = [8, 16, 32].reduce((n, s) => n + Math.ceil(model.side / s) ** 2, 0);
+  const input = { name: 'images', datatype: 'FP32', shape: [1, 3, model.side, model.side] };
+  const output = { name: 'output0', datatype: 'FP32', shape: [1, 84, anchors] };
+  const metadata = {
+    name: model.name,
+    versions: ['1'],
+    platform: 'onnxruntime_onnx',
+    inputs: [input],
+    outputs: [output],
+  };
+  const config = {
+    name: model.name,
+    platform: 'onnxruntime_onnx',
+    backend: 'onnxruntime',
+    max_batch_size: 0,
+    input: [{ name: 'images', data_type: 'TYPE_FP32', dims: input.shape }],
+    output: [{ name: 'output0', data_type: 'TYPE_FP32', dims: output.shape }],
+  };
+  const json = (res: http.ServerResponse, status: number, value: unknown): void => {
+    const body = Buffer.from(JSON.stringify(value));
+    res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': body.length });
+    res.end(body);
+  };
+  const server = http.createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      const url = (req.url ?? '/').replace(/\/+$/, '');
+      const base = `/v2/models/${model.name}`;
+      if (url === '/v2/health/live' || url === '/v2/health/ready' || url === `${base}/ready`) {
+        res.writeHead(200, { 'Content-Type': 'text/plain', 'Content-Length': 0 }).end();
+      } else if (url === '/v2') {
+        json(res, 200, { name: 'liar', version: '0', extensions: ['binary_tensor_data'] });
+      } else if (url === base || url === `${base}/versions/1`) {
+        json(res, 200, metadata);
+      } else if (url === `${base}/config` || url === `${base}/versions/1/config`) {
+        json(res, 200, config);
+      } else if (url.startsWith(`${base}`) && url.endsWith('/infer') && model.infer) {
+        model.infer(res);
+      } else {
+        json(res, 404, { error: `no ${url} here` });
+      }
+    });
+  });
+  const sockets = new Set<net.Socket>();
+  server.on('connection', (s) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+// ---- the test harness's own memory ----------------------------------------------------------
+
+/**
+ * The test helper wraps Node.prototype's methods and RED.log in sinon spies that keep every
+ * call, with the node it was made on, until unload: a harness leak of ~90 kB per deploy
+ * that is not ours. Clearing their history after each deploy leaves only what the
+ * runtime and our nodes keep.
+ */
+export function forgetHarnessCalls(): void {
+  const h = helper as unknown as {
+    _NodePrototype: Record<string, { resetHistory?: () => void }>;
+    log(): { resetHistory(): void };
+  };
+  for (const m of ['log', 'status', 'warn', 'error', 'debug', 'trace', 'send']) {
+    h._NodePrototype[m]?.resetHistory?.();
+  }
+  h.log().resetHistory();
+}

@@ -29,6 +29,8 @@ export interface ServeOptions {
   extraArgs?: string[];
   /** Give up waiting for readiness after this many ms (default 60 s: models load at start). */
   readyTimeoutMs?: number;
+  /** Extra environment variables for the process (added to this one's). */
+  env?: Record<string, string>;
 }
 
 export function startServe(opts: ServeOptions): Promise<ServeHandle> {
@@ -46,7 +48,11 @@ export function startServe(opts: ServeOptions): Promise<ServeHandle> {
     String(opts.grpcPort ?? 0),
     ...(opts.extraArgs ?? []),
   ];
-  const proc = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(process.execPath, args, {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...(opts.env ?? {}) },
+  });
   let out = '';
   let exited = false;
   const exitPromise = new Promise<void>((resolve) =>

@@ -41,14 +41,14 @@ export interface ModelEntry {
   op: Promise<void>;
 }
 
-/** Model names travel in URLs and requests: never let one climb out of the repository. */
+/**
+ * Model names travel in URLs and requests: never let one climb out of the repository.
+ * One path segment, not hidden: a `.hidden` folder is left out of the index and cannot be
+ * loaded or served by name either (one rule for both).
+ */
 export function isSafeName(name: unknown): name is string {
   return (
-    typeof name === 'string' &&
-    name.length > 0 &&
-    name !== '.' &&
-    name !== '..' &&
-    !/[/\\\0]/.test(name)
+    typeof name === 'string' && name.length > 0 && !name.startsWith('.') && !/[/\\\0]/.test(name)
   );
 }
 
