@@ -43,7 +43,10 @@ describe('task nodes: Resize, Colour profile and Preprocess reach the pipeline',
   describe('classify: Preprocess and msg.triton.preprocess', () => {
     const c = refCase('mobilenetv2-12-int8/bus.jpg');
     const image = (): Buffer => fs.readFileSync(fixtureImage(c.image));
-    const torchvision = c.alt!.torchvision_bicubic as { label: string; score: number }[];
+    const torchvision = (c.alt as Record<string, unknown>).torchvision_bicubic as {
+      label: string;
+      score: number;
+    }[];
 
     before(() => {
       // The two references must differ here, or this test could not tell them apart.
