@@ -13,7 +13,10 @@ import { trackMain } from './cli-track';
 import type { InferenceClient } from './client/types';
 import { ProfileCache, runTask, type TaskOptions, type TaskResult } from './vision/pipeline';
 import type { Task } from './vision/types';
+import { TASK_OPTIONS, check, type TaskOption } from './shared/options';
 import { wrapUint8Main } from './tools/wrap-uint8';
+
+const T = TASK_OPTIONS;
 
 const USAGE = `Usage: triton-vision <detect|segment|classify> --model NAME
          (--model-repository DIR | --url grpc://host:8001 | --url http://host:8000)
@@ -30,12 +33,18 @@ const USAGE = `Usage: triton-vision <detect|segment|classify> --model NAME
   --header 'Name: value'  extra header / gRPC metadata (repeatable; e.g. authorization)
   --ca FILE               PEM CA bundle to trust for grpcs:// or https://
   --timeout SECONDS       per-request deadline (default 30)
-  --conf X                confidence threshold (default 0.25)
-  --iou X                 NMS IoU threshold (default 0.45)
-  --max-det N             most detections per image (default 300)
+  --conf X                confidence threshold (default ${T.confidence.default})
+  --iou X                 NMS IoU threshold (default ${T.iou.default})
+  --max-det N             most detections per image (default ${T.maxDetections.default})
   --classes a,b           only these class labels or ids
   --agnostic              class-agnostic NMS
-  --top-k K               classes to report for classify (default 5)
+  --top-k K               classes to report for classify (default ${T.topK.default})
+  --resize exact|fast     exact (default): the reference tools' resize, bit for bit;
+                          fast: libvips shrink-on-load, cheaper on big photos, a little off
+  --icc ignore|apply      embedded colour profile: ignore (default, as cv2.imread / PIL)
+                          or apply (convert to sRGB)
+  --preprocess P          classify: torchvision or onnx-zoo (default: the model config's
+                          preprocess parameter, else torchvision)
   --rle                   segment: add COCO RLE masks to the JSON
   --annotate OUT.jpg      write the image with results drawn (OUT-2.jpg, ... for more images)
   --json                  one line of JSON per image (the Node-RED msg.payload)
@@ -52,6 +61,18 @@ function num(name: string, v: string | undefined): number | undefined {
   if (v.trim() === '' || !Number.isFinite(n))
     throw new UsageError(`--${name} needs a number, got '${v}'`);
   return n;
+}
+
+/** A choice option checked by the node option's rule, so the CLI accepts what the nodes do. */
+function choice<V extends string>(
+  name: string,
+  field: TaskOption,
+  v: string | undefined,
+): V | undefined {
+  if (v === undefined) return undefined;
+  const problem = check(TASK_OPTIONS, field, v);
+  if (problem) throw new UsageError(`--${name} ${problem.replace(/^'[^']+' /, '')}`);
+  return v as V;
 }
 
 function annotatePath(base: string, index: number): string {
@@ -143,6 +164,9 @@ export async function main(argv: string[], out = process.stdout): Promise<number
         classes: { type: 'string' },
         agnostic: { type: 'boolean' },
         'top-k': { type: 'string' },
+        resize: { type: 'string' },
+        icc: { type: 'string' },
+        preprocess: { type: 'string' },
         rle: { type: 'boolean' },
         annotate: { type: 'string' },
         json: { type: 'boolean' },
@@ -199,6 +223,14 @@ export async function main(argv: string[], out = process.stdout): Promise<number
     set('maxDetections', num('max-det', values['max-det']));
     set('topK', num('top-k', values['top-k']));
     set('agnostic', values.agnostic);
+    set('resize', choice('resize', 'resizeMode', values.resize));
+    set('icc', choice('icc', 'icc', values.icc));
+    const preset = choice<'auto' | 'torchvision' | 'onnx-zoo'>(
+      'preprocess',
+      'preprocess',
+      values.preprocess,
+    );
+    if (preset && preset !== 'auto') options.preprocess = preset;
     if (values.classes) {
       options.classes = values.classes
         .split(',')

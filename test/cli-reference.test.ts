@@ -64,4 +64,53 @@ describe('triton-vision CLI results equal the reference implementations', functi
       assert.ok(report.ok, `${c.id}: ${report.problems.join('; ')}`);
     });
   }
+
+  describe('--preprocess, --resize and --icc', () => {
+    const run = (args: string[]) =>
+      spawnSync(
+        process.execPath,
+        ['--require', require.resolve('tsx/cjs'), path.join(ROOT, 'src', 'cli.ts'), ...args],
+        { cwd: ROOT, encoding: 'utf8', timeout: 120000 },
+      );
+    const find = (id: string): RefCase => REFERENCE.cases.find((x) => x.id === id)!;
+
+    it('--preprocess torchvision gives torchvision’s transforms (the config says onnx-zoo)', () => {
+      const c = find('mobilenetv2-12-int8/bus.jpg');
+      const want = (c.alt as Record<string, unknown>).torchvision_bicubic as {
+        classId: number;
+        score: number;
+      }[];
+      const common = ['--model', modelName(c.model_file), '--model-repository', repo, '--json'];
+      const r = run(['classify', ...common, '--preprocess', 'torchvision', fixtureImage(c.image)]);
+      assert.equal(r.status, 0, r.stderr);
+      const got = (JSON.parse(r.stdout) as TaskResult).classes!;
+      assert.deepEqual(
+        got.map((x) => x.classId),
+        want.map((x) => x.classId),
+      );
+      got.forEach((g, k) => assert.ok(Math.abs(g.score - want[k]!.score) <= 1e-3));
+      assert.notDeepEqual(
+        want.map((x) => x.classId),
+        c.classes!.map((x) => x.classId),
+        'the two references must differ on this photo',
+      );
+    });
+
+    it('--resize fast and --icc apply leave the reference; a wrong value is a usage error', () => {
+      const c = find('yolov8n_int8_640/bus.jpg');
+      const common = ['--model', modelName(c.model_file), '--model-repository', repo, '--json'];
+      for (const flag of [
+        ['--resize', 'fast'],
+        ['--icc', 'apply'],
+      ]) {
+        const r = run(['detect', ...common, ...flag, fixtureImage(c.image)]);
+        assert.equal(r.status, 0, r.stderr);
+        const report = compareCase(c, JSON.parse(r.stdout) as TaskResult);
+        assert.equal(report.ok, false, `${flag.join(' ')} changed nothing`);
+      }
+      const bad = run(['detect', ...common, '--resize', 'quick', fixtureImage(c.image)]);
+      assert.equal(bad.status, 2);
+      assert.match(bad.stderr, /--resize must be one of exact, fast, got "quick"/);
+    });
+  });
 });

@@ -85,7 +85,8 @@ export function catalog(type: NodeType, lang = 'en-US'): Record<string, Json> {
   for (const field of fields) {
     const rule = schema[field]!;
     if (rule.kind === 'boolean' || rule.kind === 'list' || field === 'version') continue;
-    if (rule.kind === 'string' && (rule.node || !rule.required)) continue;
+    // A free-text string without a rule (Name, Labels) is never refused.
+    if (rule.kind === 'string' && (rule.node || (!rule.required && !rule.pattern))) continue;
     const name = labels[field];
     if (typeof name !== 'string') throw new Error(`${type}: no label.${field} in the catalog`);
     validation[field] = `${name} must be ${expected(rule)}`;

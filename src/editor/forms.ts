@@ -133,6 +133,7 @@ export function taskForm(task: TaskKind): string {
     text(c, 'labelsFile', 'fa-file-text-o', { width: '70%', placeholder: true }),
     tip(c, 'labels'),
     select(c, 'resizeMode', 'fa-expand'),
+    select(c, 'icc', 'fa-adjust'),
     checkbox(c, 'annotate', 'fa-paint-brush'),
     checkbox(c, 'preview', 'fa-eye'),
     text(c, 'input', 'fa-picture-o', { width: '70%' }),

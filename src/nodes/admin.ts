@@ -11,6 +11,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { createClient } from '../client';
+import { describeRuntime, type LocalClient, type RuntimeInfo } from '../client/local';
 import { TritonError, httpStatusForCode, toTritonError } from '../client/errors';
 import type { InferenceClient } from '../client/types';
 import { resolveProfile, type ProfileCache } from '../vision/pipeline';
@@ -71,6 +72,10 @@ export type TestResult =
       server: { name: string; version: string };
       live: boolean;
       ready: boolean;
+      /** Local mode: the onnxruntime in use, e.g. "onnxruntime-web 1.22.0 (WebAssembly, ...)". */
+      runtime?: string;
+      /** Local mode: why the faster runtime is not the one in use, and how to get it. */
+      runtimeNote?: string;
     }
   | { ok: false; code: string; message: string; reason: EmptyReason };
 
@@ -163,34 +168,44 @@ export function whyEmpty(
 }
 
 /**
- * Live, ready and metadata; in local mode also whether the runtime loads (by reading the
- * first model's metadata, which needs it), so a missing runtime is reported with its fix
- * instead of "connected".
+ * Live, ready and metadata; in local mode also the runtime the models run on (loaded
+ * without opening a model), so a missing runtime is reported with its fix instead of
+ * "connected", and a working one is named.
  */
 export async function testConnection(client: InferenceClient): Promise<TestResult> {
   try {
     const live = await client.serverLive();
     const ready = await client.serverReady();
     const meta = await client.serverMetadata();
-    if (client.kind === 'local') await checkLocalRuntime(client);
-    return { ok: true, server: { name: meta.name, version: meta.version }, live, ready };
+    const result: TestResult = {
+      ok: true,
+      server: { name: meta.name, version: meta.version },
+      live,
+      ready,
+    };
+    const info = await localRuntime(client);
+    if (info) {
+      result.runtime = describeRuntime(info);
+      if (info.note) result.runtimeNote = info.note;
+    }
+    return result;
   } catch (e) {
     const err = toTritonError(e);
     return { ok: false, code: err.code, message: err.message, reason: reasonFor(err.code) };
   }
 }
 
-async function checkLocalRuntime(client: InferenceClient): Promise<void> {
-  const index = await client.repositoryIndex();
-  const first = index.find((m) => m.state === 'READY' || m.state === '') ?? index[0];
-  if (!first) return;
-  try {
-    await client.modelMetadata(first.name);
-  } catch (e) {
-    // Only a missing runtime fails the whole test; a broken model is that model's problem.
-    const err = toTritonError(e);
-    if (err.code === 'RUNTIME_MISSING') throw err;
+/**
+ * The onnxruntime a local client runs on; undefined for a remote server. Rejects with
+ * RUNTIME_MISSING (its message names the command to run) when none loads.
+ */
+export function localRuntime(client: InferenceClient): Promise<RuntimeInfo | undefined> {
+  // Duck-typed, not instanceof: a bundle may hold its own copy of the class.
+  const local = client as Partial<Pick<LocalClient, 'runtimeInfo'>>;
+  if (client.kind !== 'local' || typeof local.runtimeInfo !== 'function') {
+    return Promise.resolve(undefined);
   }
+  return local.runtimeInfo.call(client);
 }
 
 function storedSecretElsewhere(): TritonError {

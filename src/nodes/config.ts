@@ -58,6 +58,7 @@ export type { TaskKind } from '../shared/options';
 export type MaskFormat = 'polygon' | 'rle' | 'png';
 export type Preprocess = 'auto' | 'torchvision' | 'onnx-zoo';
 export type ResizeMode = 'exact' | 'fast';
+export type IccMode = 'ignore' | 'apply';
 
 export interface TaskConfig {
   name: string;
@@ -76,6 +77,8 @@ export interface TaskConfig {
   preprocess: Preprocess;
   /** exact: the reference tools' resize; fast: libvips shrink-on-load. */
   resizeMode: ResizeMode;
+  /** Embedded colour profile: ignore (as cv2.imread and PIL) or apply (to sRGB). */
+  icc: IccMode;
   /** Label override typed in the node: one per line or comma-separated; empty = none. */
   labels: string;
   /** Label override file (one label per line), relative to the user directory; empty = none. */
@@ -174,6 +177,7 @@ export function taskSettings(raw: Raw): TaskConfig {
     maskFormat: oneOf('maskFormat', c.maskFormat, T.maskFormat.values),
     preprocess: oneOf('preprocess', c.preprocess, T.preprocess.values),
     resizeMode: oneOf('resizeMode', c.resizeMode, T.resizeMode.values),
+    icc: oneOf('icc', c.icc, T.icc.values),
     input: String(c.input || 'payload').replace(/^msg\./, ''),
     concurrency: numberField('concurrency', c.concurrency, T.concurrency),
     queueLimit: numberField('queueLimit', c.queueLimit, T.queueLimit),

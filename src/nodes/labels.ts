@@ -4,7 +4,8 @@
  *   the model config's `labels` parameter (or the dataset default: COCO, ImageNet)
  *   → the model's label file (`label_filename` in the config, one name per line, read from
  *     the repository: local mode only, since KServe v2 has no route that serves it)
- *   → the node's Labels setting (a list, or `file:NAME` in the Node-RED user directory)
+ *   → the node's override: Labels (a list) or Label file (a file in the Node-RED user
+ *     directory)
  *   → msg.triton.labels.
  *
  * A list must hold one name per class. Results are relabelled after decoding, and a class
@@ -17,7 +18,7 @@ import type { InferenceClient } from '../client/types';
 import { resolveProfile, type ProfileCache, type TaskResult } from '../vision/pipeline';
 import type { ModelProfile, Task } from '../vision/types';
 
-/** The prefix of a node Labels setting that names a file in the user directory. */
+/** A Labels value `file:NAME` names a Label file (an earlier form of the setting). */
 export const LABEL_FILE_PREFIX = 'file:';
 /** Largest label file read (a 1000-class list is ~10 KB). */
 const MAX_LABEL_FILE_BYTES = 1024 * 1024;
@@ -46,26 +47,49 @@ async function readSmall(file: string): Promise<string> {
   return fs.promises.readFile(file, 'utf8');
 }
 
+/** A task node's own label override: its two settings as saved. */
+export interface NodeLabelSettings {
+  /** Labels: names separated by commas or new lines, in class-id order ('' = none). */
+  labels: string;
+  /** Label file: a file (one name per line) inside the Node-RED user directory ('' = none). */
+  labelsFile: string;
+}
+
 /**
- * The node's Labels setting: '' (none), a list, or `file:NAME` read from the user
- * directory (and only from there: no absolute paths, no way out with `..` or a link).
+ * The node's label override, or undefined. Labels is a list; Label file a file read from
+ * the user directory only (no absolute paths, no way out with `..` or a link). A Labels
+ * value `file:NAME` is read as Label file NAME (an earlier form of the setting).
  */
 export async function readNodeLabels(
-  setting: string,
+  settings: NodeLabelSettings,
   userDir: string | undefined,
 ): Promise<string[] | undefined> {
-  const value = setting.trim();
-  if (value === '') return undefined;
-  if (!value.startsWith(LABEL_FILE_PREFIX)) return parseLabelList(value);
-  const name = value.slice(LABEL_FILE_PREFIX.length).trim();
+  let list = settings.labels.trim();
+  let file = settings.labelsFile.trim();
+  if (list.startsWith(LABEL_FILE_PREFIX) && file === '') {
+    file = list.slice(LABEL_FILE_PREFIX.length).trim();
+    list = '';
+  }
+  if (list !== '' && file !== '') {
+    throw new TritonError(
+      'INVALID_CONFIG',
+      'Labels and Label file are both set: keep one of them (clear the other) in the node',
+    );
+  }
+  if (list !== '') return parseLabelList(list);
+  if (file === '') return undefined;
+  return readUserLabelFile(file, userDir);
+}
+
+async function readUserLabelFile(name: string, userDir: string | undefined): Promise<string[]> {
   const bad = (why: string): TritonError =>
     new TritonError(
       'INVALID_CONFIG',
-      `Labels '${value}': ${why}. Put the file (one name per line) in the Node-RED user ` +
-        'directory and write file:NAME, or list the names separated by commas',
+      `Label file '${name}': ${why}. Put the file (one name per line) in the Node-RED user ` +
+        'directory and give its name there, or list the names in Labels',
     );
   if (!userDir) throw bad('this Node-RED has no user directory to read it from');
-  if (name === '' || path.isAbsolute(name)) throw bad('give a file name inside the user directory');
+  if (path.isAbsolute(name)) throw bad('give a file name inside the user directory');
   let root: string;
   let real: string;
   try {
@@ -161,7 +185,7 @@ export function effectiveLabels(
   const pick: [string, string[] | undefined][] = [
     ['msg.triton.labels', sources.message],
     ["the node's Labels", sources.node],
-    ['the label file', sources.file],
+    ["the model's label file", sources.file],
   ];
   const chosen = pick.find(([, l]) => l !== undefined);
   if (!chosen) return undefined;
@@ -193,7 +217,7 @@ export function relabel(result: TaskResult, labels: string[]): void {
 }
 
 /**
- * One task node's label sources: its Labels setting (read once, at deploy) and each
+ * One task node's label sources: its Labels or Label file (read once, at deploy) and each
  * model's label file (read once per model and version, forgotten when the model changes).
  */
 export class LabelResolver {
@@ -201,7 +225,7 @@ export class LabelResolver {
   private readonly files = new Map<string, Promise<LabelFileResult>>();
 
   constructor(
-    setting: string,
+    setting: NodeLabelSettings,
     userDir: string | undefined,
     private readonly task: Task,
     /** Where a note about an unusable label file goes (once per model). */

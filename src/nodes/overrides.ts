@@ -4,7 +4,8 @@
  */
 import { TritonError } from '../client/errors';
 import type { TaskOptions } from '../vision/pipeline';
-import type { TaskConfig, TaskKind } from './config';
+import { TASK_OPTIONS, expected, isValid, type Rule, type TaskOption } from '../shared/options';
+import type { IccMode, Preprocess, ResizeMode, TaskConfig, TaskKind } from './config';
 import { parseMessageLabels } from './labels';
 
 /** Per-message overrides accepted in msg.triton. */
@@ -19,7 +20,38 @@ export interface MessageOverrides {
   annotate?: boolean;
   /** One name per class, replacing the model's and the node's (see labels.ts). */
   labels?: string[];
+  /** The node's Resize for this message. */
+  resize?: ResizeMode;
+  /** The node's ICC profile for this message. */
+  icc?: IccMode;
+  /** The node's Preprocess for this message (classify; 'auto' = the model's own). */
+  preprocess?: Preprocess;
 }
+
+/**
+ * msg.triton keys checked by a node option's rule (src/shared/options.ts), so a message is
+ * held to the range the editor and the deploy check use. A message's value must also have
+ * the option's own type: '0.5' is not a number here (the editor's text fields are strings).
+ */
+const CHECKED_BY_SCHEMA = {
+  confidence: 'confidence',
+  iou: 'iou',
+  maxDetections: 'maxDetections',
+  topK: 'topK',
+  agnostic: 'agnostic',
+  annotate: 'annotate',
+  resize: 'resizeMode',
+  icc: 'icc',
+  preprocess: 'preprocess',
+} as const satisfies Partial<Record<keyof MessageOverrides, TaskOption>>;
+
+const JS_TYPE: Record<Rule['kind'], string> = {
+  number: 'number',
+  enum: 'string',
+  boolean: 'boolean',
+  list: 'object',
+  string: 'string',
+};
 
 function badOption(name: string, expected: string, got: unknown): TritonError {
   return new TritonError(
@@ -39,28 +71,17 @@ export function parseOverrides(value: unknown): MessageOverrides {
     );
   }
   const v = value as Record<string, unknown>;
-  const out: MessageOverrides = {};
-  for (const key of ['confidence', 'iou'] as const) {
-    if (v[key] === undefined) continue;
-    const n = v[key];
-    if (typeof n !== 'number' || !Number.isFinite(n) || n < 0 || n > 1) {
-      throw badOption(key, 'a number from 0 to 1', n);
+  const out: Record<string, unknown> = {};
+  for (const [key, field] of Object.entries(CHECKED_BY_SCHEMA)) {
+    const given = v[key];
+    if (given === undefined) continue;
+    const rule: Rule = TASK_OPTIONS[field];
+    if (typeof given !== JS_TYPE[rule.kind] || !isValid(rule, given)) {
+      throw badOption(key, expected(rule), given);
     }
-    out[key] = n;
+    out[key] = given;
   }
-  for (const key of ['maxDetections', 'topK'] as const) {
-    if (v[key] === undefined) continue;
-    const n = v[key];
-    if (typeof n !== 'number' || !Number.isInteger(n) || n < 1) {
-      throw badOption(key, 'a whole number of at least 1', n);
-    }
-    out[key] = n;
-  }
-  for (const key of ['agnostic', 'annotate'] as const) {
-    if (v[key] === undefined) continue;
-    if (typeof v[key] !== 'boolean') throw badOption(key, 'true or false', v[key]);
-    out[key] = v[key] as boolean;
-  }
+  const parsed = out as MessageOverrides;
   if (v.classes !== undefined) {
     const c = v.classes;
     const ok =
@@ -71,17 +92,17 @@ export function parseOverrides(value: unknown): MessageOverrides {
           (typeof x === 'number' && Number.isInteger(x) && x >= 0),
       );
     if (!ok) throw badOption('classes', 'an array of labels or class ids', c);
-    out.classes = c as (number | string)[];
+    parsed.classes = c as (number | string)[];
   }
   const labels = parseMessageLabels(v.labels);
-  if (labels) out.labels = labels;
+  if (labels) parsed.labels = labels;
   if (v.model !== undefined) {
     if (typeof v.model !== 'string' || v.model.trim() === '') {
       throw badOption('model', 'a model name', v.model);
     }
-    out.model = v.model.trim();
+    parsed.model = v.model.trim();
   }
-  return out;
+  return parsed;
 }
 
 /** Node config + overrides → the pipeline's options for one message. */
@@ -107,5 +128,10 @@ export function taskOptions(
     if (config.maskFormat === 'png') opts.png = true;
   }
   if (overrides.annotate ?? config.annotate) opts.annotate = true;
+  // exact / ignore are runTask's defaults too; said explicitly so a result never depends on them.
+  opts.resize = overrides.resize ?? config.resizeMode;
+  opts.icc = overrides.icc ?? config.icc;
+  const preset = overrides.preprocess ?? config.preprocess;
+  if (task === 'classify' && preset !== 'auto') opts.preprocess = preset;
   return opts;
 }

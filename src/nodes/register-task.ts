@@ -44,8 +44,6 @@ export function registerTaskNode(RED: NodeAPI, type: string, task: TaskKind): vo
         server?.connection,
         setupError,
         status,
-        // Not in TaskConfig yet (config.ts belongs to the editor's schema): read as saved.
-        typeof def.labels === 'string' ? def.labels : '',
       );
     } catch (e) {
       // Bad queue settings: fall back to defaults so the node still ends every message.

@@ -49,11 +49,13 @@ export class TaskController {
     private readonly connection: ServerConnection | undefined,
     private readonly setupError: TritonError | undefined,
     private readonly status: StatusText,
-    /** The node's Labels setting (a list or `file:NAME`), read once at deploy. */
-    labelsSetting = '',
   ) {
-    this.labels = new LabelResolver(labelsSetting, RED.settings.userDir, task, (text) =>
-      this.node.log(text),
+    // The node's Labels or Label file, read once at deploy.
+    this.labels = new LabelResolver(
+      { labels: config.labels, labelsFile: config.labelsFile },
+      RED.settings.userDir,
+      task,
+      (text) => this.node.log(text),
     );
     this.queue = new InputQueue(
       {
@@ -222,7 +224,7 @@ export class TaskController {
       const options = taskOptions(this.task, this.config, overrides);
       options.cache = this.connection.cache;
       options.signal = signal;
-      const { pixels, decodeMs } = await this.decodeOnce(image as ImageInput, options.annotate);
+      const { pixels, decodeMs } = await this.decodeOnce(image as ImageInput, options);
       const labels = await this.labels.labelsFor(
         this.connection,
         model,
@@ -306,15 +308,17 @@ export class TaskController {
   /**
    * Annotation and the preview draw on the original image, so a message that needs either
    * is decoded once here and every stage gets the pixels (a raw RGB frame goes through sharp
-   * without another decode). Otherwise the pipeline's fused decode + shrink-on-load is cheaper.
+   * without another decode). The decode follows the message's ICC choice, since the model
+   * input is made from these pixels. Otherwise the pipeline decodes on its own (with
+   * shrink-on-load when resize is 'fast').
    */
   private async decodeOnce(
     image: ImageInput,
-    annotate: boolean | undefined,
+    options: Pick<TaskOptions, 'annotate' | 'icc'>,
   ): Promise<{ pixels: ImageInput; decodeMs: number }> {
-    if (!annotate && !this.config.preview) return { pixels: image, decodeMs: 0 };
+    if (!options.annotate && !this.config.preview) return { pixels: image, decodeMs: 0 };
     const t0 = performance.now();
-    const pixels = await decodeImage(image);
+    const pixels = await decodeImage(image, options.icc ? { icc: options.icc } : {});
     return { pixels, decodeMs: performance.now() - t0 };
   }
 

@@ -5,7 +5,8 @@
  */
 import * as path from 'node:path';
 import { toTritonError } from '../client/errors';
-import { registerAdminRoutes } from './admin';
+import { describeRuntime } from '../client/local';
+import { localRuntime, registerAdminRoutes } from './admin';
 import { endpointKey, type ServerNode } from './server-node';
 import { migrateServer, type ServerCredentials } from './config';
 import { demoRepository, openConnection, type TlsSource } from './connection';
@@ -35,6 +36,7 @@ export default function tritonServer(RED: NodeAPI): void {
           tls,
           ...(RED.settings.userDir ? { userDir: RED.settings.userDir } : {}),
         });
+        logLocalRuntime(node);
       } catch (e) {
         // Users of this node show the sentence; the message never holds credentials.
         node.configError = toTritonError(e, 'INVALID_CONFIG');
@@ -56,5 +58,21 @@ export default function tritonServer(RED: NodeAPI): void {
         headerValue: { type: 'password' },
       },
     },
+  );
+}
+
+/**
+ * Local mode says in the log which onnxruntime runs its models (native or WebAssembly, and
+ * how to get the faster one), or what to install when none loads.
+ */
+function logLocalRuntime(node: ServerNode): void {
+  const client = node.connection?.client;
+  if (!client || client.kind !== 'local') return;
+  localRuntime(client).then(
+    (info) => {
+      if (!info) return;
+      node.log(`local · ${describeRuntime(info)}${info.note ? `: ${info.note}` : ''}`);
+    },
+    (e: unknown) => node.warn(toTritonError(e).message),
   );
 }

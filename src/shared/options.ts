@@ -161,11 +161,21 @@ export const TASK_OPTIONS = {
    * the editor keeps its own `resize` flag on every node.
    */
   resizeMode: { kind: 'enum', default: 'exact', values: ['exact', 'fast'] },
+  /** Embedded colour profile: ignore (as cv2.imread and PIL) or apply (convert to sRGB). */
+  icc: { kind: 'enum', default: 'ignore', values: ['ignore', 'apply'] },
   classes: { kind: 'list', default: [] },
-  /** Label override: one label per line (or comma-separated), in class-id order. */
+  /**
+   * Label override: one label per line (or comma-separated), in class-id order. A value
+   * `file:NAME` is read as Label file NAME (an earlier form of the setting).
+   */
   labels: { kind: 'string', default: '' },
-  /** Label override from a file (one label per line), relative to the Node-RED user directory. */
-  labelsFile: { kind: 'string', default: '' },
+  /** Label override from a file (one label per line) inside the Node-RED user directory. */
+  labelsFile: {
+    kind: 'string',
+    default: '',
+    pattern: /^(?![\\/])(?![A-Za-z]:)(?!.*(^|[\\/])\.\.([\\/]|$)).*$/,
+    message: 'a file name inside the Node-RED user directory (no absolute path, no ..)',
+  },
   annotate: { kind: 'boolean', default: false },
   preview: { kind: 'boolean', default: false },
   input: { kind: 'string', default: 'payload', required: true, message: 'a message property' },
@@ -201,6 +211,7 @@ const COMMON_TASK: readonly TaskOption[] = [
   'labels',
   'labelsFile',
   'resizeMode',
+  'icc',
   'annotate',
   'preview',
   'input',

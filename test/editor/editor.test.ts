@@ -203,6 +203,14 @@ describe('editor (headless Chromium against a live Node-RED)', function () {
     await mode.selectOption('local');
     assert.equal(await page.locator('#node-config-input-host').isVisible(), false);
     assert.equal(await page.locator('#node-config-input-modelRepository').isVisible(), true);
+    // Local mode on the bundled demo: Test connection names the onnxruntime in use.
+    await page.locator('#node-config-input-modelRepository').fill('demo');
+    await page.locator('#triton-server-test').click();
+    await page.waitForFunction(textMatches('triton-server-test-result', 'live|[A-Z_]+: '));
+    assert.match(
+      await page.locator('#triton-server-test-result').innerText(),
+      /\(local · onnxruntime-(node|web) \S+ \((native CPU|WebAssembly), .*\): live true, ready true/,
+    );
 
     await mode.selectOption('http');
     assert.equal(await page.locator('#node-config-input-httpPort').isVisible(), true);
@@ -470,6 +478,13 @@ describe('editor (headless Chromium against a live Node-RED)', function () {
       'abc',
       /Concurrency must be a whole number of at least 1/,
     );
+    const labelsFile = page.locator('#node-input-labelsFile');
+    await refuses(
+      labelsFile,
+      '../secret.txt',
+      /Label file must be a file name inside the Node-RED user directory/,
+    );
+    assert.equal(await page.locator('#node-input-icc').inputValue(), 'ignore');
     await model.selectOption('');
     await refuses(model, null, /Model must be chosen from the list/);
     await page
@@ -514,6 +529,7 @@ describe('editor (headless Chromium against a live Node-RED)', function () {
     await accepts(page.locator('#node-input-confidence'), '0.25');
     await accepts(page.locator('#node-input-maxDetections'), '300');
     await accepts(page.locator('#node-input-concurrency'), '1');
+    await accepts(labelsFile, '');
     await page.waitForFunction(textMatches('triton-vision-models-status', 'models$|filtered'));
     await page.locator('#node-input-backendFilter').selectOption('any');
     await model.selectOption('yolov8n');

@@ -126,6 +126,10 @@ describe('editor sources: one definition of each fact', function () {
       assert.equal(detect.confidence, 'Confidence must be a number from 0 to 1');
       assert.equal(detect.maxDetections, 'Max detections must be a whole number of at least 1');
       assert.equal(detect.concurrency, 'Concurrency must be a whole number of at least 1');
+      assert.equal(
+        detect.labelsFile,
+        'Label file must be a file name inside the Node-RED user directory (no absolute path, no ..)',
+      );
       const server = (catalog('triton-server') as Catalog)['triton-server']!.validation!;
       assert.equal(server.grpcPort, 'gRPC port must be a port number from 1 to 65535');
       assert.equal(server.host, 'Host must be a host name or address');

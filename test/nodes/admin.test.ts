@@ -49,6 +49,46 @@ describe('admin routes: why a list is empty, what a test found', function () {
     }
   });
 
+  for (const [runtime, name, backend] of [
+    ['wasm', 'onnxruntime-web', 'WebAssembly'],
+    ['node', 'onnxruntime-node', 'native CPU'],
+  ] as const) {
+    it(`Test connection in local mode names the runtime in use (${name})`, async () => {
+      const client = new LocalClient({ modelRepository: repo, runtime });
+      try {
+        const r = await testConnection(client);
+        assert.equal(r.ok, true, JSON.stringify(r));
+        if (!r.ok) return;
+        // The version is the installed package's, read here from its package.json.
+        const pkg = JSON.parse(
+          fs.readFileSync(
+            path.join(__dirname, '..', '..', 'node_modules', name, 'package.json'),
+            'utf8',
+          ),
+        ) as { version: string };
+        assert.ok(r.runtime?.startsWith(`${name} ${pkg.version} (${backend}, `), String(r.runtime));
+      } finally {
+        await client.close();
+      }
+    });
+  }
+
+  it('a local server node writes the runtime in use to the log when it starts', async () => {
+    await helper.load(ALL_NODES, [serverNode({ mode: 'local', modelRepository: repo })]);
+    const logged = (): string[] =>
+      // The helper spies on RED.log (log() is missing from its type declarations).
+      (helper as unknown as { log(): { args: unknown[][] } })
+        .log()
+        .args.map((a: unknown[]) => (a[0] as { msg?: unknown }).msg)
+        .filter((m: unknown): m is string => typeof m === 'string');
+    // Logged once the runtime has loaded: wait for the line without a clock.
+    while (!logged().some((m) => m.startsWith('local · onnxruntime-'))) {
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    const line = logged().find((m) => m.startsWith('local · onnxruntime-'))!;
+    assert.match(line, /^local · onnxruntime-(node|web) \S+ \((native CPU|WebAssembly), /);
+  });
+
   it('the model list of a local client without runtime says runtime-missing, with the fix', async () => {
     const client = withoutRuntime(repo);
     try {

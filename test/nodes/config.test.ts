@@ -4,6 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { TritonError } from '../../src/client/errors';
 import { parseOverrides, taskOptions } from '../../src/nodes/overrides';
+import { TASK_OPTIONS, check } from '../../src/shared/options';
 import {
   CONFIG_VERSION,
   migrateHealth,
@@ -190,6 +191,51 @@ describe('msg.triton overrides', () => {
     assert.throws(() => parseOverrides({ classes: 'person' }), code('INVALID_OPTION'));
     assert.throws(() => parseOverrides({ annotate: 'yes' }), code('INVALID_OPTION'));
     assert.throws(() => parseOverrides('fast'), code('INVALID_OPTION'));
+  });
+
+  it('holds msg.triton to the rule of the node option it overrides (src/shared/options.ts)', () => {
+    // Each range and sentence is the editor's: the same check() refuses the same value there.
+    for (const [key, field, bad] of [
+      ['confidence', 'confidence', 1.5],
+      ['maxDetections', 'maxDetections', 0],
+      ['topK', 'topK', 2.5],
+      ['resize', 'resizeMode', 'quick'],
+      ['icc', 'icc', 'srgb'],
+      ['preprocess', 'preprocess', 'imagenet'],
+    ] as const) {
+      const sentence = check(TASK_OPTIONS, field, bad)!;
+      assert.ok(sentence, `${field} ${String(bad)} is valid in the schema`);
+      const expected = sentence.replace(/^'[^']+' must be (.*), got .*$/, '$1');
+      assert.throws(
+        () => parseOverrides({ [key]: bad }),
+        (e: { code?: string; message?: string }) =>
+          e.code === 'INVALID_OPTION' &&
+          e.message!.startsWith(`msg.triton.${key} must be ${expected}, got `),
+        key,
+      );
+    }
+    // A message keeps JSON types: the editor's string '0.5' is not a number here.
+    assert.throws(() => parseOverrides({ iou: '0.5' }), code('INVALID_OPTION'));
+  });
+
+  it('Resize, Colour profile and Preprocess reach the pipeline; a message overrides them', () => {
+    const node = taskSettings({
+      model: 'm',
+      resizeMode: 'fast',
+      icc: 'apply',
+      preprocess: 'onnx-zoo',
+    });
+    const cls = taskOptions('classify', node, {});
+    assert.deepEqual([cls.resize, cls.icc, cls.preprocess], ['fast', 'apply', 'onnx-zoo']);
+    const o = parseOverrides({ resize: 'exact', icc: 'ignore', preprocess: 'torchvision' });
+    const msg = taskOptions('classify', node, o);
+    assert.deepEqual([msg.resize, msg.icc, msg.preprocess], ['exact', 'ignore', 'torchvision']);
+    // auto: the model config's preset (runTask reads it); detect models have no preset.
+    assert.equal(taskOptions('classify', taskSettings({ model: 'm' }), {}).preprocess, undefined);
+    assert.equal(taskOptions('detect', node, o).preprocess, undefined);
+    const defaults = taskOptions('detect', taskSettings({ model: 'm' }), {});
+    assert.deepEqual([defaults.resize, defaults.icc], ['exact', 'ignore']);
+    assert.throws(() => taskSettings({ icc: 'srgb' }), code('INVALID_CONFIG'));
   });
 
   it('segment mask format and classify top-k reach the pipeline options', () => {

@@ -1,6 +1,6 @@
 /**
  * Labels the Triton way: a model's label_filename read from the repository (local mode),
- * then the node's Labels (a list, or file:NAME in the user directory), then
+ * then the node's Labels (a list) or Label file (a file in the user directory), then
  * msg.triton.labels, each replacing the one before; one name per class, checked at deploy.
  * COCO class 15 is "cat": chelsea.png's best detection, so every source renames that line.
  */
@@ -9,6 +9,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import sharp from 'sharp';
+import { TASK_OPTIONS, check } from '../../src/shared/options';
 import { COCO80 } from '../../src/vision/labels';
 import type { NodeMessage } from '../../src/nodes/types';
 import { sendExpectingError, sendExpectingOutput, type Detected } from '../support/faults';
@@ -119,30 +120,49 @@ describe('task nodes: labels from the label file, the node and the message', fun
     );
   });
 
-  it('file:NAME reads the list from the user directory', async () => {
-    await helper.load(
-      ALL_NODES,
-      taskFlow(TYPE, target, { id: 'detect', model: 'yolov8n', labels: 'file:my-labels.txt' }),
-    );
-    await statusOf('detect', isStatus('green', `${TYPE}.status.ready`));
-    assert.equal(best(await sendExpectingOutput('detect', { payload: png })).label, 'userdir-cat');
-  });
-
-  for (const [labels, why] of [
-    ['file:../../../../etc/hostname', /outside the user directory|no such file/],
-    ['file:/etc/hostname', /inside the user directory/],
-    ['a, b, c', /80 classes but the node's Labels has 3 names/],
-  ] as const) {
-    it(`a bad node Labels '${labels}' is refused at deploy with INVALID_CONFIG`, async () => {
+  it('Label file reads the list from the user directory (and Labels file:NAME still does)', async () => {
+    for (const node of [{ labelsFile: 'my-labels.txt' }, { labels: 'file:my-labels.txt' }]) {
       await helper.load(
         ALL_NODES,
-        taskFlow(TYPE, target, { id: 'detect', model: 'yolov8n', labels }),
+        taskFlow(TYPE, target, { id: 'detect', model: 'yolov8n', ...node }),
+      );
+      await statusOf('detect', isStatus('green', `${TYPE}.status.ready`));
+      const got = await sendExpectingOutput('detect', { payload: png });
+      assert.equal(best(got).label, 'userdir-cat', JSON.stringify(node));
+      await helper.unload();
+    }
+  });
+
+  for (const [node, why] of [
+    [{ labelsFile: '../../../../etc/hostname' }, /outside the user directory|no such file/],
+    [{ labelsFile: '/etc/hostname' }, /inside the user directory/],
+    [{ labels: 'file:/etc/hostname' }, /inside the user directory/],
+    [{ labelsFile: 'missing.txt' }, /Label file 'missing.txt': no such file/],
+    [{ labels: 'a, b, c' }, /80 classes but the node's Labels has 3 names/],
+    [
+      { labels: 'a, b', labelsFile: 'my-labels.txt' },
+      /Labels and Label file are both set: keep one/,
+    ],
+  ] as const) {
+    it(`a bad node label setting ${JSON.stringify(node)} is refused at deploy with INVALID_CONFIG`, async () => {
+      await helper.load(
+        ALL_NODES,
+        taskFlow(TYPE, target, { id: 'detect', model: 'yolov8n', ...node }),
       );
       await statusOf('detect', isStatus('red', `${TYPE}.errors.INVALID_CONFIG`));
       const err = await sendExpectingError('detect', TYPE, { payload: png }, 'INVALID_CONFIG');
       assert.match(err.message, why);
     });
   }
+
+  it('the editor marks a Label file outside the user directory, as the runtime refuses it', () => {
+    for (const bad of ['/etc/hostname', '../secret.txt', 'a/../../b', 'C:\\labels.txt', '..\\x']) {
+      assert.notEqual(check(TASK_OPTIONS, 'labelsFile', bad), null, bad);
+    }
+    for (const good of ['', 'labels.txt', 'models/coco names.txt', 'a..b.txt']) {
+      assert.equal(check(TASK_OPTIONS, 'labelsFile', good), null, good);
+    }
+  });
 
   it('msg.triton.labels of the wrong length or type → INVALID_OPTION', async () => {
     await helper.load(ALL_NODES, taskFlow(TYPE, target, { id: 'detect', model: 'yolov8n' }));

@@ -73,18 +73,25 @@ function prepareServerDialog(node: EditorNode): void {
           server?: { name?: string; version?: string };
           live?: boolean;
           ready?: boolean;
+          runtime?: string;
+          runtimeNote?: string;
           code?: string;
           message?: string;
         };
         if (res.ok) {
-          result.addClass('triton-ok').text(
-            node._('triton-server.test.ok', {
-              name: res.server?.name ?? '',
-              version: res.server?.version ?? '',
-              live: String(res.live),
-              ready: String(res.ready),
-            }),
-          );
+          const vars = {
+            name: res.server?.name ?? '',
+            version: res.server?.version ?? '',
+            live: String(res.live),
+            ready: String(res.ready),
+            runtime: res.runtime ?? '',
+          };
+          // Local mode names the onnxruntime its models run on (and how to get a faster one).
+          const lines = [
+            node._(res.runtime ? 'triton-server.test.okLocal' : 'triton-server.test.ok', vars),
+          ];
+          if (res.runtimeNote) lines.push(res.runtimeNote);
+          result.addClass('triton-ok').text(lines.join('\n'));
         } else {
           result.addClass('triton-failed').text(
             node._('triton-server.test.failed', {
