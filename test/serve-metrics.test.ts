@@ -8,7 +8,7 @@ import { strict as assert } from 'node:assert';
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import { createClient } from '../src/client';
-import type { InferClient, Tensor } from '../src/client/types';
+import type { InferenceClient, Tensor } from '../src/client/types';
 import { METRIC_FAMILIES, METRICS_CONTENT_TYPE } from '../src/server/metrics';
 import { buildFixtureRepository, FIXTURE_REPOSITORY } from './support/fixtures';
 import { seededValues } from './support/ort';
@@ -67,7 +67,7 @@ describe('triton-vision-serve metrics', function () {
 
   describe('without a token', () => {
     let s: ServeHandle;
-    let client: InferClient;
+    let client: InferenceClient;
     let url: string;
     before(async () => {
       s = await startServe({ repository: repo, extraArgs: ['--metrics-port', '0'] });

@@ -14,6 +14,7 @@ import type { IccMode, ResizeMode } from './image';
 import { deriveProfile, withPreset } from './profile';
 import { decodeNmsOutputs, nmsOutputNames } from './nms-outputs';
 import { decodeSegments } from './segment';
+import { RequestGatherer, modelMaxBatch } from './batch';
 import type {
   ClassifyPreset,
   Classification,
@@ -304,4 +305,63 @@ export async function runTask(
   }
   result.timings.totalMs = performance.now() - t0;
   return result;
+}
+
+export interface BatchTaskOptions extends TaskOptions {
+  /**
+   * Largest batch sent in one request; the model's max_batch_size when unset, and never
+   * above it. 0 or 1: one request per image.
+   */
+  maxBatch?: number;
+}
+
+/**
+ * Runs several images through a model with as few requests as the model allows: one
+ * batched request when its max_batch_size takes them all, several when it is smaller,
+ * one per image when the model has no batch dimension. Results come back per image, in
+ * order, identical to runTask on each image (the same pre- and post-processing run on
+ * each; only the inference requests are joined). Each result's inferMs is the wait for
+ * its batch. When any image fails (a bad image, a failed request) the call rejects with
+ * the error of the first failing image, after every image has finished.
+ */
+export async function runTaskBatch(
+  client: InferenceClient,
+  model: string,
+  images: readonly ImageInput[],
+  options: BatchTaskOptions = {},
+): Promise<TaskResult[]> {
+  if (!Array.isArray(images) || images.length === 0) {
+    throw new TritonError(
+      'INVALID_INPUT',
+      'A batch needs a non-empty array of images (Buffers of JPEG/PNG/WebP or raw pixel objects)',
+      { model },
+    );
+  }
+  const { maxBatch: wanted, ...taskOptions } = options;
+  if (wanted !== undefined && !(Number.isInteger(wanted) && wanted >= 0)) {
+    throw new TritonError(
+      'INVALID_OPTION',
+      `maxBatch must be a whole number ≥ 0, got ${String(wanted)}`,
+      { model },
+    );
+  }
+  const modelMax =
+    images.length > 1 && wanted !== 0 && wanted !== 1
+      ? await modelMaxBatch(client, model, options.version ?? '', callOptions(options))
+      : 0;
+  const maxBatch = wanted === undefined ? modelMax : Math.min(wanted, modelMax);
+  // One profile for every image: the first run resolves it, the others wait for it.
+  const cache = options.cache ?? new ProfileCache();
+  const gatherer = new RequestGatherer(client, images.length, maxBatch);
+  const runs = images.map((image, i) => {
+    const view = gatherer.clientFor(i);
+    return runTask(view, model, image, { ...taskOptions, cache }).catch((err: unknown) => {
+      view.withdraw();
+      throw err;
+    });
+  });
+  const settled = await Promise.allSettled(runs);
+  const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
+  return settled.map((r) => (r as PromiseFulfilledResult<TaskResult>).value);
 }
