@@ -10,7 +10,13 @@ export type { ReplicaOptions, ReplicaStatus, ReplicaStats, RetryOptions } from '
 export { parseModelConfig, formatModelConfig } from './client/pbtxt';
 // Layer 2 — the vision library and the one pipeline.
 export * from './vision/types';
-export { runTask, runTaskBatch, resolveProfile, ProfileCache } from './vision/pipeline';
+export {
+  runTask,
+  runTaskBatch,
+  runTaskBatchSettled,
+  resolveProfile,
+  ProfileCache,
+} from './vision/pipeline';
 export type {
   BatchTaskOptions,
   TaskOptions,

@@ -321,15 +321,16 @@ export interface BatchTaskOptions extends TaskOptions {
  * one per image when the model has no batch dimension. Results come back per image, in
  * order, identical to runTask on each image (the same pre- and post-processing run on
  * each; only the inference requests are joined). Each result's inferMs is the wait for
- * its batch. When any image fails (a bad image, a failed request) the call rejects with
- * the error of the first failing image, after every image has finished.
+ * its batch. Images are prepared one batch at a time, so a long list never holds more
+ * than one batch of input tensors. Every image settles on its own: a bad image fails
+ * alone, the others still go out batched.
  */
-export async function runTaskBatch(
+export async function runTaskBatchSettled(
   client: InferenceClient,
   model: string,
   images: readonly ImageInput[],
   options: BatchTaskOptions = {},
-): Promise<TaskResult[]> {
+): Promise<PromiseSettledResult<TaskResult>[]> {
   if (!Array.isArray(images) || images.length === 0) {
     throw new TritonError(
       'INVALID_INPUT',
@@ -352,15 +353,34 @@ export async function runTaskBatch(
   const maxBatch = wanted === undefined ? modelMax : Math.min(wanted, modelMax);
   // One profile for every image: the first run resolves it, the others wait for it.
   const cache = options.cache ?? new ProfileCache();
-  const gatherer = new RequestGatherer(client, images.length, maxBatch);
-  const runs = images.map((image, i) => {
-    const view = gatherer.clientFor(i);
-    return runTask(view, model, image, { ...taskOptions, cache }).catch((err: unknown) => {
-      view.withdraw();
-      throw err;
+  const window = Math.max(maxBatch, 1);
+  const settled: PromiseSettledResult<TaskResult>[] = [];
+  for (let start = 0; start < images.length; start += window) {
+    const slice = images.slice(start, start + window);
+    const gatherer = new RequestGatherer(client, slice.length, maxBatch);
+    const runs = slice.map((image, i) => {
+      const view = gatherer.clientFor(i);
+      return runTask(view, model, image, { ...taskOptions, cache }).catch((err: unknown) => {
+        view.withdraw();
+        throw err;
+      });
     });
-  });
-  const settled = await Promise.allSettled(runs);
+    settled.push(...(await Promise.allSettled(runs)));
+  }
+  return settled;
+}
+
+/**
+ * runTaskBatchSettled for callers that want all or nothing: the results in order, or
+ * the error of the first failing image once every image has finished.
+ */
+export async function runTaskBatch(
+  client: InferenceClient,
+  model: string,
+  images: readonly ImageInput[],
+  options: BatchTaskOptions = {},
+): Promise<TaskResult[]> {
+  const settled = await runTaskBatchSettled(client, model, images, options);
   const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failed) throw failed.reason;
   return settled.map((r) => (r as PromiseFulfilledResult<TaskResult>).value);

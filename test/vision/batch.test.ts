@@ -9,7 +9,12 @@ import { isTritonError } from '../../src/client/errors';
 import { LocalClient } from '../../src/client/local';
 import type { InferRequest, InferResponse } from '../../src/client/types';
 import { joinRequests, splitResponse } from '../../src/vision/batch';
-import { runTask, runTaskBatch, type TaskResult } from '../../src/vision/pipeline';
+import {
+  runTask,
+  runTaskBatch,
+  runTaskBatchSettled,
+  type TaskResult,
+} from '../../src/vision/pipeline';
 import { buildFixtureRepository, fixtureImage } from '../support/fixtures';
 
 /** A result without its timings (which differ run to run). */
@@ -100,6 +105,23 @@ describe('runTaskBatch: several images, batched requests, per-image results', fu
     // The two good images still went out together.
     assert.equal(after.exec - before.exec, 1);
     assert.equal(after.inferences - before.inferences, 2);
+  });
+
+  it('settled: the bad image fails alone, the good ones get their results in place', async () => {
+    const settled = await runTaskBatchSettled(client, 'mobilenetv2', [
+      photos[2]!,
+      Buffer.from('not an image'),
+      photos[3]!,
+    ]);
+    assert.deepEqual(
+      settled.map((r) => r.status),
+      ['fulfilled', 'rejected', 'fulfilled'],
+    );
+    const reason = (settled[1] as PromiseRejectedResult).reason as unknown;
+    assert.ok(isTritonError(reason) && reason.code === 'INVALID_IMAGE');
+    const [a, b] = await singles('mobilenetv2', [photos[2]!, photos[3]!]);
+    assert.deepEqual(stable((settled[0] as PromiseFulfilledResult<TaskResult>).value), stable(a!));
+    assert.deepEqual(stable((settled[2] as PromiseFulfilledResult<TaskResult>).value), stable(b!));
   });
 
   it('refuses an empty list and a bad maxBatch with a code', async () => {
