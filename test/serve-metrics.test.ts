@@ -6,6 +6,7 @@
  */
 import { strict as assert } from 'node:assert';
 import { spawnSync } from 'node:child_process';
+import * as net from 'node:net';
 import * as path from 'node:path';
 import { createClient } from '../src/client';
 import type { InferenceClient, Tensor } from '../src/client/types';
@@ -203,5 +204,34 @@ describe('triton-vision-serve metrics', function () {
     );
     assert.equal(r.status, 2);
     assert.match(r.stderr, /--metrics-port must be a port number 0-65535, got '70000'/);
+  });
+
+  it('a metrics port already in use → exit 1 saying it cannot start', async () => {
+    const busy = net.createServer();
+    await new Promise<void>((r) => busy.listen(0, '127.0.0.1', () => r()));
+    try {
+      const port = (busy.address() as net.AddressInfo).port;
+      const r = spawnSync(
+        process.execPath,
+        [
+          '--require',
+          require.resolve('tsx/cjs'),
+          path.join(ROOT, 'src', 'serve.ts'),
+          '--model-repository',
+          repo,
+          '--http-port',
+          '0',
+          '--grpc-port',
+          '0',
+          '--metrics-port',
+          String(port),
+        ],
+        { cwd: ROOT, encoding: 'utf8', timeout: 60000 },
+      );
+      assert.equal(r.status, 1, r.stdout + r.stderr);
+      assert.match(r.stderr, /cannot start: .*EADDRINUSE/);
+    } finally {
+      await new Promise<void>((r) => busy.close(() => r()));
+    }
   });
 });
