@@ -106,7 +106,9 @@ export function renderMetrics(rows: readonly ModelStatistics[]): string {
     lines.push(`# HELP ${f.name} ${f.help}`, `# TYPE ${f.name} counter`);
     for (const s of rows) {
       const labels = { model: s.name, version: s.version, ...f.extra };
+      // Label names in order, as Triton writes them.
       const text = Object.entries(labels)
+        .sort(([a], [b]) => (a < b ? -1 : 1))
         .map(([k, v]) => `${k}="${labelValue(v)}"`)
         .join(',');
       lines.push(`${f.name}{${text}} ${f.value(s)}`);
