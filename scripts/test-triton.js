@@ -127,9 +127,12 @@ async function main() {
       log(`using the server at ${env.TRITON_URL ?? ''} ${env.TRITON_GRPC_URL ?? ''}`.trim());
     } else {
       const info = await startTriton();
-      log(`tritonserver ${info.version} ready: http ${info.http}, grpc ${info.grpc}`);
+      log(
+        `tritonserver ${info.version} ready: http ${info.http}, grpc ${info.grpc}, metrics ${info.metrics}`,
+      );
       env.TRITON_URL = `http://127.0.0.1:${info.http}`;
       env.TRITON_GRPC_URL = `grpc://127.0.0.1:${info.grpc}`;
+      env.TRITON_METRICS_URL = `http://127.0.0.1:${info.metrics}/metrics`;
       env.TRITON_FIXTURE_BACKEND = 'python';
     }
     step('config check (test/triton/validate_configs.py)', python, [

@@ -11,7 +11,13 @@ import { clientOptionsFromUrl, createClient, ReplicaClient, type ClientOptions }
 import { isTritonError, TritonError } from './client/errors';
 import { trackMain } from './cli-track';
 import type { InferenceClient } from './client/types';
-import { ProfileCache, runTask, type TaskOptions, type TaskResult } from './vision/pipeline';
+import {
+  ProfileCache,
+  runTask,
+  runTaskBatchSettled,
+  type TaskOptions,
+  type TaskResult,
+} from './vision/pipeline';
 import type { Task } from './vision/types';
 import { TASK_OPTIONS, check, type TaskOption } from './shared/options';
 import { wrapUint8Main } from './tools/wrap-uint8';
@@ -47,6 +53,8 @@ const USAGE = `Usage: triton-vision <detect|segment|classify> --model NAME
                           preprocess parameter, else torchvision)
   --rle                   segment: add COCO RLE masks to the JSON
   --annotate OUT.jpg      write the image with results drawn (OUT-2.jpg, ... for more images)
+  --batch                 send the images in batched requests, as many per request as the
+                          model's max_batch_size allows (same results as one by one)
   --json                  one line of JSON per image (the Node-RED msg.payload)
   -h, --help              this help
 
@@ -170,6 +178,7 @@ export async function main(argv: string[], out = process.stdout): Promise<number
         rle: { type: 'boolean' },
         annotate: { type: 'string' },
         json: { type: 'boolean' },
+        batch: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -244,19 +253,27 @@ export async function main(argv: string[], out = process.stdout): Promise<number
       urls.length > 0
         ? new ReplicaClient(clientOptions.map(createClient), { timeoutMs: timeoutS * 1000 })
         : createClient(clientOptions[0]!);
-    let failures = 0;
-    for (const [i, file] of images.entries()) {
+    const readImage = async (file: string): Promise<Buffer> => {
       try {
-        let bytes: Buffer;
-        try {
-          bytes = await fs.promises.readFile(file);
-        } catch (err) {
-          throw new TritonError(
-            'INVALID_INPUT',
-            `Cannot read image file '${file}': ${(err as Error).message}`,
-          );
-        }
-        const result = await runTask(client, values.model, bytes, options);
+        return await fs.promises.readFile(file);
+      } catch (err) {
+        throw new TritonError(
+          'INVALID_INPUT',
+          `Cannot read image file '${file}': ${(err as Error).message}`,
+        );
+      }
+    };
+    const model = values.model;
+    const run = client;
+    let failures = 0;
+    const report = async (
+      i: number,
+      file: string,
+      outcome: PromiseSettledResult<TaskResult>,
+    ): Promise<void> => {
+      try {
+        if (outcome.status === 'rejected') throw outcome.reason;
+        const result = outcome.value;
         if (values.annotate && result.annotated) {
           await fs.promises.writeFile(annotatePath(values.annotate, i), result.annotated);
         }
@@ -270,8 +287,34 @@ export async function main(argv: string[], out = process.stdout): Promise<number
         const e = isTritonError(err)
           ? err
           : new TritonError('UNKNOWN', String((err as Error)?.message ?? err));
-        const text = cliWording(await withModelsThere(e, client));
+        const text = cliWording(await withModelsThere(e, run));
         process.stderr.write(`triton-vision: ${file}: ${e.code}: ${text}\n`);
+      }
+    };
+    if (values.batch) {
+      // Unreadable files fail on their own; the rest go out in batched requests.
+      const read = await Promise.allSettled(images.map(readImage));
+      const readable = read.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+      const ran: PromiseSettledResult<TaskResult>[] =
+        readable.length === 0
+          ? []
+          : await runTaskBatchSettled(run, model, readable, options).catch((reason: unknown) =>
+              readable.map((): PromiseRejectedResult => ({ status: 'rejected', reason })),
+            );
+      let next = 0;
+      for (const [i, file] of images.entries()) {
+        const r = read[i]!;
+        await report(i, file, r.status === 'rejected' ? r : ran[next++]!);
+      }
+    } else {
+      for (const [i, file] of images.entries()) {
+        const outcome = await readImage(file)
+          .then((bytes) => runTask(run, model, bytes, options))
+          .then(
+            (value): PromiseSettledResult<TaskResult> => ({ status: 'fulfilled', value }),
+            (reason: unknown): PromiseSettledResult<TaskResult> => ({ status: 'rejected', reason }),
+          );
+        await report(i, file, outcome);
       }
     }
     return failures === 0 ? 0 : 1;

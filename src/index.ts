@@ -10,8 +10,21 @@ export type { ReplicaOptions, ReplicaStatus, ReplicaStats, RetryOptions } from '
 export { parseModelConfig, formatModelConfig } from './client/pbtxt';
 // Layer 2 — the vision library and the one pipeline.
 export * from './vision/types';
-export { runTask, resolveProfile, ProfileCache } from './vision/pipeline';
-export type { TaskOptions, TaskResult, TaskTimings, ProfileOptions } from './vision/pipeline';
+export {
+  runTask,
+  runTaskBatch,
+  runTaskBatchSettled,
+  resolveProfile,
+  ProfileCache,
+} from './vision/pipeline';
+export type {
+  BatchTaskOptions,
+  TaskOptions,
+  TaskResult,
+  TaskTimings,
+  ProfileOptions,
+} from './vision/pipeline';
+export { RequestGatherer, joinRequests, splitResponse, modelMaxBatch } from './vision/batch';
 export { decodeImage, prepareInput } from './vision/image';
 export { deriveProfile } from './vision/profile';
 export { decodeDetections } from './vision/detect';
@@ -24,5 +37,6 @@ export { computeLetterbox, computeCenterCrop, boxToOriginal } from './vision/geo
 // The KServe v2 server frontends behind triton-vision-serve.
 export { startHttpFrontend } from './server/http-frontend';
 export { startGrpcFrontend } from './server/grpc-frontend';
+export { startMetricsFrontend, renderMetrics } from './server/metrics';
 // Tracking, counting lines and zones, crops and split-style messages.
 export * from './vision/track';

@@ -16,6 +16,7 @@ import {
   type ModelControlMode,
 } from './server/access';
 import { DEFAULT_MAX_INFLIGHT } from './server/request-limits';
+import { DEFAULT_METRICS_PORT, METRICS_PATH, startMetricsFrontend } from './server/metrics';
 
 const USAGE = `Usage: triton-vision-serve --model-repository DIR [options]
 
@@ -24,15 +25,18 @@ const USAGE = `Usage: triton-vision-serve --model-repository DIR [options]
   --host ADDR              address to listen on (default 127.0.0.1; 0.0.0.0 for all)
   --http-port N            HTTP/REST port (default 8000; 0 picks a free port)
   --grpc-port N            gRPC port (default 8001; 0 picks a free port)
+  --metrics-port N         Prometheus metrics port, GET ${METRICS_PATH} (default ${DEFAULT_METRICS_PORT}, as
+                           Triton; 0 picks a free port, and is the default when --http-port is 0)
   --allow-http BOOL        serve HTTP (default true)
   --allow-grpc BOOL        serve gRPC (default true)
+  --allow-metrics BOOL     serve Prometheus metrics (default true)
   --max-message-mb N       largest request/response in MiB (default 256)
   --max-inflight N         infer and repository requests in progress at once; more are
                            answered 503 / UNAVAILABLE at once (default ${DEFAULT_MAX_INFLIGHT})
   --model-control-mode M   none (default): every model is loaded at start and the
                            repository API cannot load or unload; explicit: it can
-  --auth-token TOKEN       require Authorization: Bearer TOKEN on every request, HTTP
-                           and gRPC (or set ${AUTH_TOKEN_ENV}; the variable keeps the
+  --auth-token TOKEN       require Authorization: Bearer TOKEN on every request, HTTP,
+                           gRPC and metrics (or set ${AUTH_TOKEN_ENV}; the variable keeps the
                            token out of the process list)
   --intra-op-threads N     onnxruntime threads per model (default: onnxruntime's choice)
   --worker-threads N       threads that run models, so runs can overlap (default 1)
@@ -72,6 +76,8 @@ async function main(): Promise<void> {
         'grpc-port': { type: 'string' },
         'allow-http': { type: 'string' },
         'allow-grpc': { type: 'string' },
+        'metrics-port': { type: 'string' },
+        'allow-metrics': { type: 'string' },
         'max-message-mb': { type: 'string' },
         'max-inflight': { type: 'string' },
         'model-control-mode': { type: 'string' },
@@ -96,6 +102,14 @@ async function main(): Promise<void> {
   const grpcPort = portArg('grpc-port', values['grpc-port'] as string | undefined, 8001);
   const allowHttp = boolArg('allow-http', values['allow-http'] as string | undefined);
   const allowGrpc = boolArg('allow-grpc', values['allow-grpc'] as string | undefined);
+  // A server asked for a free HTTP port (tests, several on one machine) gets a free
+  // metrics port too, rather than all of them fighting over 8002.
+  const metricsPort = portArg(
+    'metrics-port',
+    values['metrics-port'] as string | undefined,
+    httpPort === 0 ? 0 : DEFAULT_METRICS_PORT,
+  );
+  const allowMetrics = boolArg('allow-metrics', values['allow-metrics'] as string | undefined);
   if (!allowHttp && !allowGrpc)
     fail('--allow-http false and --allow-grpc false leave nothing to serve');
   const maxMb = Number(values['max-message-mb'] ?? 256);
@@ -169,6 +183,14 @@ async function main(): Promise<void> {
       });
       closers.push(() => grpc.close());
       process.stdout.write(`gRPC service at ${host}:${grpc.port}\n`);
+    }
+    if (allowMetrics) {
+      const metrics = await startMetricsFrontend(
+        { modelStatistics: () => backend.modelStatistics() },
+        { host, port: metricsPort, ...(authToken !== undefined ? { authToken } : {}) },
+      );
+      closers.push(() => metrics.close());
+      process.stdout.write(`Metrics service at http://${host}:${metrics.port}${METRICS_PATH}\n`);
     }
   } catch (err) {
     await Promise.allSettled(closers.map((c) => c()));

@@ -14,6 +14,7 @@ import type { IccMode, ResizeMode } from './image';
 import { deriveProfile, withPreset } from './profile';
 import { decodeNmsOutputs, nmsOutputNames } from './nms-outputs';
 import { decodeSegments } from './segment';
+import { RequestGatherer, modelMaxBatch } from './batch';
 import type {
   ClassifyPreset,
   Classification,
@@ -304,4 +305,83 @@ export async function runTask(
   }
   result.timings.totalMs = performance.now() - t0;
   return result;
+}
+
+export interface BatchTaskOptions extends TaskOptions {
+  /**
+   * Largest batch sent in one request; the model's max_batch_size when unset, and never
+   * above it. 0 or 1: one request per image.
+   */
+  maxBatch?: number;
+}
+
+/**
+ * Runs several images through a model with as few requests as the model allows: one
+ * batched request when its max_batch_size takes them all, several when it is smaller,
+ * one per image when the model has no batch dimension. Results come back per image, in
+ * order, identical to runTask on each image (the same pre- and post-processing run on
+ * each; only the inference requests are joined). Each result's inferMs is the wait for
+ * its batch. Images are prepared one batch at a time, so a long list never holds more
+ * than one batch of input tensors. Every image settles on its own: a bad image fails
+ * alone, the others still go out batched.
+ */
+export async function runTaskBatchSettled(
+  client: InferenceClient,
+  model: string,
+  images: readonly ImageInput[],
+  options: BatchTaskOptions = {},
+): Promise<PromiseSettledResult<TaskResult>[]> {
+  if (!Array.isArray(images) || images.length === 0) {
+    throw new TritonError(
+      'INVALID_INPUT',
+      'A batch needs a non-empty array of images (Buffers of JPEG/PNG/WebP or raw pixel objects)',
+      { model },
+    );
+  }
+  const { maxBatch: wanted, ...taskOptions } = options;
+  if (wanted !== undefined && !(Number.isInteger(wanted) && wanted >= 0)) {
+    throw new TritonError(
+      'INVALID_OPTION',
+      `maxBatch must be a whole number ≥ 0, got ${String(wanted)}`,
+      { model },
+    );
+  }
+  const modelMax =
+    images.length > 1 && wanted !== 0 && wanted !== 1
+      ? await modelMaxBatch(client, model, options.version ?? '', callOptions(options))
+      : 0;
+  const maxBatch = wanted === undefined ? modelMax : Math.min(wanted, modelMax);
+  // One profile for every image: the first run resolves it, the others wait for it.
+  const cache = options.cache ?? new ProfileCache();
+  const window = Math.max(maxBatch, 1);
+  const settled: PromiseSettledResult<TaskResult>[] = [];
+  for (let start = 0; start < images.length; start += window) {
+    const slice = images.slice(start, start + window);
+    const gatherer = new RequestGatherer(client, slice.length, maxBatch);
+    const runs = slice.map((image, i) => {
+      const view = gatherer.clientFor(i);
+      return runTask(view, model, image, { ...taskOptions, cache }).catch((err: unknown) => {
+        view.withdraw();
+        throw err;
+      });
+    });
+    settled.push(...(await Promise.allSettled(runs)));
+  }
+  return settled;
+}
+
+/**
+ * runTaskBatchSettled for callers that want all or nothing: the results in order, or
+ * the error of the first failing image once every image has finished.
+ */
+export async function runTaskBatch(
+  client: InferenceClient,
+  model: string,
+  images: readonly ImageInput[],
+  options: BatchTaskOptions = {},
+): Promise<TaskResult[]> {
+  const settled = await runTaskBatchSettled(client, model, images, options);
+  const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
+  return settled.map((r) => (r as PromiseFulfilledResult<TaskResult>).value);
 }
