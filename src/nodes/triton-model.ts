@@ -161,7 +161,9 @@ export default function tritonModel(RED: NodeAPI): void {
           done();
         } catch (e) {
           const err = toTritonError(e);
-          connection.reportFailure(err);
+          // A refused load (Triton answers UNAVAILABLE when model control is off) says
+          // nothing about the connection: only a failed list does.
+          if (action === 'list') connection.reportFailure(err);
           node.status(status.error(err.code));
           done(err);
         }
