@@ -18,6 +18,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import {
   HEALTH_OPTIONS,
+  MODEL_OPTIONS,
   SERVER_CREDENTIALS,
   SERVER_OPTIONS,
   TASK_FIELDS,
@@ -26,7 +27,7 @@ import {
   type Schema,
   type TaskKind,
 } from '../shared/options';
-import { STYLE, healthForm, serverForm, taskForm } from './forms';
+import { STYLE, healthForm, modelForm, serverForm, taskForm } from './forms';
 
 export const NODE_TYPES = [
   'triton-server',
@@ -34,6 +35,7 @@ export const NODE_TYPES = [
   'triton-detect',
   'triton-segment',
   'triton-classify',
+  'triton-model',
 ] as const;
 export type NodeType = (typeof NODE_TYPES)[number];
 
@@ -67,7 +69,12 @@ function taskOf(type: NodeType): TaskKind | null {
 function schemaOf(type: NodeType): { schema: Schema; fields: readonly string[] } {
   const task = taskOf(type);
   if (task) return { schema: TASK_OPTIONS, fields: TASK_FIELDS[task] };
-  const schema = type === 'triton-server' ? SERVER_OPTIONS : HEALTH_OPTIONS;
+  const schema =
+    type === 'triton-server'
+      ? SERVER_OPTIONS
+      : type === 'triton-model'
+        ? MODEL_OPTIONS
+        : HEALTH_OPTIONS;
   return { schema, fields: Object.keys(schema) };
 }
 
@@ -135,6 +142,7 @@ export function help(type: NodeType, lang = 'en-US'): string {
 function template(type: NodeType): string {
   const task = taskOf(type);
   if (task) return taskForm(task);
+  if (type === 'triton-model') return modelForm();
   return type === 'triton-server' ? serverForm() : healthForm();
 }
 
@@ -171,6 +179,13 @@ export const NODE_META: Record<
     inputs: 1,
     outputs: 1,
     paletteLabel: 'classify',
+  },
+  'triton-model': {
+    category: 'Triton Vision',
+    color: '#A3D977',
+    inputs: 1,
+    outputs: 1,
+    paletteLabel: 'model',
   },
 };
 

@@ -6,6 +6,7 @@
  */
 import {
   HEALTH_OPTIONS,
+  MODEL_OPTIONS,
   SERVER_OPTIONS,
   TASK_OPTIONS,
   type Schema,
@@ -159,6 +160,23 @@ export function healthForm(): string {
     }),
     tip(c, 'interval'),
     select(c, 'emit', 'fa-share'),
+    checkbox(c, 'statistics', 'fa-bar-chart'),
+    tip(c, 'statistics'),
+  ]);
+}
+
+export function modelForm(): string {
+  const c: Ctx = { type: 'triton-model', prefix: 'node-input', schema: MODEL_OPTIONS };
+  return form([
+    text(c, 'name', 'fa-tag', { placeholder: true }),
+    text(c, 'server', 'fa-server'),
+    select(c, 'action', 'fa-cogs'),
+    row(
+      `${label(c, 'model', 'fa-cube')}<input type="text" id="node-input-model" list="triton-model-model-list" data-i18n="[placeholder]triton-model.placeholder.model" />` +
+        `<datalist id="triton-model-model-list"></datalist>`,
+      'triton-model-named',
+    ),
+    tip(c, 'control'),
   ]);
 }
 
@@ -175,6 +193,14 @@ export function serverForm(): string {
       cls: 'triton-server-local',
     }),
     tip(c, 'local', 'triton-server-local'),
+    row(
+      `${label(c, 'replicas', 'fa-clone')}<textarea id="node-config-input-replicas" rows="3" style="width:70%" data-i18n="[placeholder]triton-server.placeholder.replicas"></textarea>`,
+      'triton-server-remote',
+    ),
+    tip(c, 'replicas', 'triton-server-remote'),
+    text(c, 'pathPrefix', 'fa-sitemap', { placeholder: true, cls: 'triton-server-http' }),
+    text(c, 'hostHeader', 'fa-globe', { placeholder: true, cls: 'triton-server-remote' }),
+    tip(c, 'ingress', 'triton-server-remote'),
     text(c, 'timeout', 'fa-clock-o', {
       width: '80px',
       after: ` <span data-i18n="triton-server.label.seconds"></span>`,
@@ -187,6 +213,7 @@ export function serverForm(): string {
     text(c, 'password', 'fa-lock', { type: 'password', cls: 'triton-server-auth-basic' }),
     text(c, 'authHeader', 'fa-header', { placeholder: true, cls: 'triton-server-auth-header' }),
     text(c, 'headerValue', 'fa-lock', { type: 'password', cls: 'triton-server-auth-header' }),
+    checkbox(c, 'modelControl', 'fa-wrench'),
     row(
       `<label>&nbsp;</label><button type="button" class="red-ui-button" id="triton-server-test"><i class="fa fa-stethoscope"></i> <span data-i18n="triton-server.label.test"></span></button>` +
         `<div id="triton-server-test-result" class="triton-vision-result"></div>`,

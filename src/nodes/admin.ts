@@ -5,18 +5,23 @@
  * registered once, in triton-server.ts; these functions hold the behaviour.
  *
  * Secrets: stored credentials are only ever those of a deployed triton-server node, and
- * only go to the endpoint (mode, host, port, TLS) that node was saved with. Local-mode
+ * only go to the endpoints (mode, host, port, TLS, replicas, path prefix, Host header) that
+ * node was saved with. Local-mode
  * settings sent from the editor may only name a repository inside the allowed folders.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { createClient } from '../client';
 import { describeRuntime, type LocalClient, type RuntimeInfo } from '../client/local';
 import { TritonError, httpStatusForCode, toTritonError } from '../client/errors';
 import type { InferenceClient } from '../client/types';
 import { resolveProfile, type ProfileCache } from '../vision/pipeline';
 import type { ServerCredentials } from './config';
-import { clientOptions, demoRepository, resolveRepository, type TlsSource } from './connection';
+import {
+  createServerClient,
+  demoRepository,
+  resolveRepository,
+  type TlsSource,
+} from './connection';
 import { readModelLabelFile, type LabelFileResult } from './labels';
 import { endpointKey, type ServerNode } from './server-node';
 import type { AdminHandler, NodeAPI } from './types';
@@ -334,7 +339,7 @@ export async function withAdminClient<T>(
     tls,
     ...(RED.settings.userDir ? { userDir: RED.settings.userDir } : {}),
   };
-  const client = createClient(clientOptions(settings));
+  const client = createServerClient(settings);
   try {
     return await fn(client);
   } finally {

@@ -7,10 +7,12 @@ import { TritonError } from '../client/errors';
 import {
   CONFIG_VERSION,
   HEALTH_OPTIONS,
+  MODEL_OPTIONS,
   SERVER_OPTIONS,
   TASK_OPTIONS,
   defaultsOf,
   isValid,
+  type ModelAction,
   type Rule,
 } from '../shared/options';
 import type { DropPolicy } from './queue';
@@ -33,6 +35,14 @@ export interface ServerConfig {
   authHeader: string;
   /** Seconds. */
   timeout: number;
+  /** Other endpoints of the deployment, `host:port` per line; empty = one endpoint. */
+  replicas: string;
+  /** HTTP: path the API sits under behind an ingress; empty = none. */
+  pathPrefix: string;
+  /** HTTP Host header / gRPC :authority override; empty = host:port. */
+  hostHeader: string;
+  /** triton-model nodes may load and unload models. */
+  modelControl: boolean;
   version: number;
 }
 
@@ -51,6 +61,16 @@ export interface HealthConfig {
   /** Seconds between checks; 0 = only on input. */
   interval: number;
   emit: 'change' | 'always';
+  /** Add per-model statistics since the last check. */
+  statistics: boolean;
+  version: number;
+}
+
+export interface ModelNodeConfig {
+  name: string;
+  server: string;
+  action: ModelAction;
+  model: string;
   version: number;
 }
 
@@ -98,6 +118,7 @@ export interface TaskConfig {
 const SERVER_DEFAULTS = defaultsOf(SERVER_OPTIONS) as unknown as ServerConfig;
 const HEALTH_DEFAULTS = defaultsOf(HEALTH_OPTIONS) as unknown as HealthConfig;
 const TASK_DEFAULTS = defaultsOf(TASK_OPTIONS) as unknown as TaskConfig;
+const MODEL_DEFAULTS = defaultsOf(MODEL_OPTIONS) as unknown as ModelNodeConfig;
 
 type Raw = Record<string, unknown>;
 
@@ -137,6 +158,12 @@ export function migrateHealth(raw: Raw): HealthConfig & Raw {
   const v = versionOf(raw);
   if (v > CONFIG_VERSION) throw tooNew('triton-health', raw);
   return fill(HEALTH_DEFAULTS, raw);
+}
+
+export function migrateModel(raw: Raw): ModelNodeConfig & Raw {
+  const v = versionOf(raw);
+  if (v > CONFIG_VERSION) throw tooNew('triton-model', raw);
+  return fill(MODEL_DEFAULTS, raw);
 }
 
 export function migrateTask(raw: Raw): TaskConfig & Raw {
@@ -192,6 +219,17 @@ export function healthSettings(raw: Raw): HealthConfig {
     ...c,
     interval: numberField('interval', c.interval, HEALTH_OPTIONS.interval),
     emit: oneOf('emit', c.emit, HEALTH_OPTIONS.emit.values),
+    statistics: boolField(c.statistics),
+  };
+}
+
+/** Migrated triton-model config with its action checked. */
+export function modelNodeSettings(raw: Raw): ModelNodeConfig {
+  const c = migrateModel(raw);
+  return {
+    ...c,
+    action: oneOf('action', c.action, MODEL_OPTIONS.action.values),
+    model: String(c.model ?? '').trim(),
   };
 }
 

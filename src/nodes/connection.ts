@@ -6,10 +6,12 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { createClient, type ClientOptions } from '../client';
+import { createClient, ReplicaClient, type ClientOptions } from '../client';
+import type { ReplicaStatus } from '../client/replicas';
 import { TritonError, isTritonError } from '../client/errors';
 import type { InferenceClient, TlsOptions } from '../client/types';
 import { ProfileCache } from '../vision/pipeline';
+import { SERVER_OPTIONS } from '../shared/options';
 import {
   boolField,
   numberField,
@@ -18,12 +20,15 @@ import {
   type ServerCredentials,
   type ServerMode,
 } from './config';
+import type { NodeStatus } from './types';
 
 export type ConnectionState = 'connecting' | 'connected' | 'down';
 
 /** A node that uses a server: told of every state change (and the current one at once). */
 export interface ServerUser {
   onServerState(state: ConnectionState): void;
+  /** Replicas only: an endpoint left or rejoined the rotation. */
+  onReplicaStatus?(status: ReplicaStatus): void;
 }
 
 export interface BackoffOptions {
@@ -170,6 +175,10 @@ export function clientOptions(settings: ClientSettings): ClientOptions {
     'header',
   ]);
   const headers = authHeaders(authType, String(c.authHeader ?? ''), settings.credentials);
+  const hostHeader = checkedString(c, 'hostHeader');
+  const pathPrefix = mode === 'http' ? checkedString(c, 'pathPrefix').replace(/\/+$/, '') : '';
+  // Behind an ingress the Host header (HTTP) or :authority (gRPC) picks the service.
+  if (hostHeader && mode === 'http') headers.host = hostHeader;
   return {
     mode,
     host,
@@ -177,7 +186,73 @@ export function clientOptions(settings: ClientSettings): ClientOptions {
     timeoutMs,
     headers,
     tls: boolField(c.tls) ? tlsFromConfigNode(settings.tls) : false,
+    ...(pathPrefix ? { pathPrefix } : {}),
+    ...(hostHeader && mode === 'grpc' ? { authority: hostHeader } : {}),
   };
+}
+
+/** A string field checked against its rule in src/shared/options.ts (empty when unset). */
+function checkedString(c: Record<string, unknown>, field: 'hostHeader' | 'pathPrefix'): string {
+  const value = String(c[field] ?? '').trim();
+  const rule = SERVER_OPTIONS[field];
+  if (value !== '' && !rule.pattern.test(value)) {
+    throw new TritonError(
+      'INVALID_CONFIG',
+      `'${field}' must be ${rule.message}, got ${JSON.stringify(value)}: fix it in the server node`,
+    );
+  }
+  return value;
+}
+
+/**
+ * The additional replicas of a server node (`replicas`: host:port separated by new lines,
+ * spaces or commas). Throws INVALID_CONFIG naming the bad entry.
+ */
+export function replicaEndpoints(value: unknown): { host: string; port: number }[] {
+  const text = String(value ?? '');
+  const out: { host: string; port: number }[] = [];
+  for (const entry of text.split(/[\s,]+/).filter((e) => e !== '')) {
+    const m = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9][A-Za-z0-9.-]*):([0-9]{1,5})$/.exec(entry);
+    const port = m ? Number(m[2]) : NaN;
+    if (!m || port < 1 || port > 65535) {
+      throw new TritonError(
+        'INVALID_CONFIG',
+        `Replica '${entry}' is not host:port (port 1..65535): give one replica per line, e.g. triton-2:8001`,
+      );
+    }
+    out.push({ host: m[1]!.replace(/^\[(.*)\]$/, '$1'), port });
+  }
+  return out;
+}
+
+/**
+ * The client of a server node: one endpoint, or with `replicas` set a ReplicaClient over
+ * host:port and every replica (same protocol, TLS, credentials, prefix and Host header).
+ */
+export function createServerClient(settings: ClientSettings): InferenceClient {
+  const options = clientOptions(settings);
+  if (options.mode === 'local') return createClient(options);
+  const extra = replicaEndpoints(settings.config.replicas);
+  if (extra.length === 0) return createClient(options);
+  const clients = [{ host: options.host!, port: options.port! }, ...extra].map((e) =>
+    createClient({ ...options, host: e.host, port: e.port }),
+  );
+  try {
+    return new ReplicaClient(clients, { timeoutMs: options.timeoutMs });
+  } catch (e) {
+    for (const c of clients) void c.close().catch(() => undefined);
+    throw e;
+  }
+}
+
+/** A node status with the replica count added (`ready · 2/3 up`) when the server has replicas. */
+export function withReplicas(
+  status: NodeStatus,
+  connection: ServerConnection | undefined,
+): NodeStatus {
+  const replicas = connection?.replicas;
+  if (!replicas || !status.text) return status;
+  return { ...status, text: `${status.text} · ${replicas.text}` };
 }
 
 /**
@@ -198,7 +273,24 @@ export class ServerConnection {
   constructor(
     readonly client: InferenceClient,
     private readonly backoff: BackoffOptions = {},
-  ) {}
+  ) {
+    if (client instanceof ReplicaClient) {
+      client.onStatus((status) => {
+        for (const user of [...this.users]) {
+          try {
+            user.onReplicaStatus?.(status);
+          } catch {
+            // As for state changes: every user hears the news.
+          }
+        }
+      });
+    }
+  }
+
+  /** Where the replicas stand (`2/3 up`, retries...), when the node has several endpoints. */
+  get replicas(): ReplicaStatus | undefined {
+    return this.client instanceof ReplicaClient ? this.client.status() : undefined;
+  }
 
   get state(): ConnectionState {
     return this.stateValue;
@@ -300,7 +392,7 @@ export function openConnection(
   settings: ClientSettings,
   backoff?: BackoffOptions,
 ): ServerConnection {
-  const connection = new ServerConnection(createClient(clientOptions(settings)), backoff);
+  const connection = new ServerConnection(createServerClient(settings), backoff);
   connection.start();
   return connection;
 }

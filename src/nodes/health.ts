@@ -4,10 +4,11 @@
  * when something changed.
  */
 import { TritonError, toTritonError, type TritonErrorCode } from '../client/errors';
-import type { InferenceClient } from '../client/types';
+import type { ReplicaStatus } from '../client/replicas';
+import type { InferenceClient, ModelStatistics } from '../client/types';
 import type { HealthConfig } from './config';
 import { modelList } from './config';
-import type { ServerConnection } from './connection';
+import { withReplicas, type ServerConnection, type ServerUser } from './connection';
 import type { StatusText } from './status';
 import type { DoneFunction, Node, NodeMessage, NodeStatus, SendFunction } from './types';
 
@@ -19,6 +20,91 @@ export interface HealthPayload {
   /** From the server's metadata; null when it could not be read. */
   server: { name: string; version: string } | null;
   error?: { code: string; message: string };
+  /** With `statistics` on: per model, what happened since the previous check. */
+  statistics?: Record<string, ModelActivity>;
+  /** Why the statistics could not be read (the check itself went through). */
+  statisticsError?: { code: string; message: string };
+  /** When the server node has replicas: `2/3 up`, each endpoint, and the retry counters. */
+  replicas?: ReplicaStatus;
+}
+
+/** One model's activity between two checks (all versions together). */
+export interface ModelActivity {
+  /** Requests that succeeded. */
+  inferences: number;
+  /** Requests that failed. */
+  failures: number;
+  /** Model executions (fewer than inferences when requests were batched). */
+  executions: number;
+  /** Mean time a request waited in the queue, in ms; null without requests. */
+  meanQueueMs: number | null;
+  /** Mean compute time (input + infer + output) per request, in ms; null without requests. */
+  meanComputeMs: number | null;
+}
+
+/** Running totals of one model (all versions), as modelStatistics() counts them. */
+export interface ModelTotals {
+  success: number;
+  fail: number;
+  executions: number;
+  queueCount: number;
+  queueNs: number;
+  computeCount: number;
+  computeNs: number;
+}
+
+/** Adds up each model's statistics over its versions. */
+export function totalsByModel(stats: ModelStatistics[]): Map<string, ModelTotals> {
+  const out = new Map<string, ModelTotals>();
+  for (const s of stats) {
+    const t = out.get(s.name) ?? {
+      success: 0,
+      fail: 0,
+      executions: 0,
+      queueCount: 0,
+      queueNs: 0,
+      computeCount: 0,
+      computeNs: 0,
+    };
+    const i = s.inference_stats;
+    t.success += i.success.count;
+    t.fail += i.fail.count;
+    t.executions += s.execution_count;
+    t.queueCount += i.queue.count;
+    t.queueNs += i.queue.ns;
+    t.computeCount += i.compute_infer.count;
+    t.computeNs += i.compute_input.ns + i.compute_infer.ns + i.compute_output.ns;
+    out.set(s.name, t);
+  }
+  return out;
+}
+
+/**
+ * Each model's activity between `before` (the previous check; absent: since the server
+ * started) and `now`. Counters that went down (a restarted server, an unloaded model)
+ * start again from zero.
+ */
+export function activitySince(
+  before: Map<string, ModelTotals> | undefined,
+  now: Map<string, ModelTotals>,
+): Record<string, ModelActivity> {
+  const out: Record<string, ModelActivity> = {};
+  for (const name of [...now.keys()].sort()) {
+    const n = now.get(name)!;
+    const b0 = before?.get(name);
+    const b = b0 && b0.success <= n.success && b0.fail <= n.fail ? b0 : undefined;
+    const d = (k: keyof ModelTotals): number => n[k] - (b ? b[k] : 0);
+    const ms = (ns: number, count: number): number | null =>
+      count > 0 ? Math.round((ns / count / 1e6) * 1000) / 1000 : null;
+    out[name] = {
+      inferences: d('success'),
+      failures: d('fail'),
+      executions: d('executions'),
+      meanQueueMs: ms(d('queueNs'), d('queueCount')),
+      meanComputeMs: ms(d('computeNs'), d('computeCount')),
+    };
+  }
+  return out;
 }
 
 /**
@@ -64,11 +150,20 @@ export async function checkHealth(
 
 /** What changed-detection compares: everything but the wording of an error. */
 function stateKey(p: HealthPayload): string {
-  return JSON.stringify([p.live, p.ready, p.models, p.server, p.error?.code ?? null]);
+  return JSON.stringify([
+    p.live,
+    p.ready,
+    p.models,
+    p.server,
+    p.error?.code ?? null,
+    p.replicas?.up ?? null,
+  ]);
 }
 
-export class HealthController {
+export class HealthController implements ServerUser {
   private timer: NodeJS.Timeout | undefined;
+  private lastStatus: NodeStatus | undefined;
+  private lastTotals: Map<string, ModelTotals> | undefined;
   private closed = false;
   private readonly abort = new AbortController();
   private chain: Promise<unknown> = Promise.resolve();
@@ -89,8 +184,21 @@ export class HealthController {
       this.node.status(this.status.ring('red', 'status.noServer'));
       return;
     }
-    this.node.status(this.status.ring('yellow', 'status.connecting'));
+    this.setStatus(this.status.ring('yellow', 'status.connecting'));
+    if (this.connection.replicas) this.connection.register(this);
     if (this.config.interval > 0) this.schedule(0);
+  }
+
+  /** The health node's state comes from its own checks; only replica news is heard. */
+  onServerState(): void {}
+
+  onReplicaStatus(): void {
+    if (!this.closed && this.lastStatus) this.setStatus(this.lastStatus);
+  }
+
+  private setStatus(s: NodeStatus): void {
+    this.lastStatus = s;
+    this.node.status(withReplicas(s, this.connection));
   }
 
   /** A message asks for a check now; it is always answered with the result. */
@@ -116,6 +224,7 @@ export class HealthController {
 
   async close(): Promise<void> {
     this.closed = true;
+    this.connection?.deregister(this);
     this.abort.abort();
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
@@ -146,7 +255,11 @@ export class HealthController {
   /** Checks run one at a time, so a slow server cannot pile them up. */
   private check(): Promise<{ result: HealthPayload; changed: boolean }> {
     const run = this.chain.then(async () => {
-      const result = await checkHealth(this.connection!.client, this.models, this.abort.signal);
+      const connection = this.connection!;
+      const result = await checkHealth(connection.client, this.models, this.abort.signal);
+      if (this.config.statistics && !result.error) await this.addStatistics(result);
+      const replicas = connection.replicas;
+      if (replicas) result.replicas = replicas;
       if (result.error) {
         this.connection!.reportFailure(
           new TritonError(result.error.code as TritonErrorCode, result.error.message),
@@ -155,11 +268,27 @@ export class HealthController {
       const key = stateKey(result);
       const changed = key !== this.lastKey;
       this.lastKey = key;
-      if (!this.closed) this.node.status(this.statusFor(result));
+      if (!this.closed) this.setStatus(this.statusFor(result));
       return { result, changed };
     });
     this.chain = run.catch(() => undefined);
     return run;
+  }
+
+  /** Per-model activity since the previous check (the checked models, or every one). */
+  private async addStatistics(result: HealthPayload): Promise<void> {
+    try {
+      const stats = await this.connection!.client.modelStatistics(undefined, undefined, {
+        signal: this.abort.signal,
+      });
+      const wanted = this.models.length > 0 ? new Set(this.models) : undefined;
+      const totals = totalsByModel(wanted ? stats.filter((s) => wanted.has(s.name)) : stats);
+      result.statistics = activitySince(this.lastTotals, totals);
+      this.lastTotals = totals;
+    } catch (e) {
+      const err = toTritonError(e);
+      result.statisticsError = { code: err.code, message: err.message };
+    }
   }
 
   private statusFor(p: HealthPayload): NodeStatus {

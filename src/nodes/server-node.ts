@@ -10,11 +10,14 @@ export interface ServerNode extends Node {
   configError?: TritonError;
   /** endpointKey() of the settings the node was deployed with: where its secrets may go. */
   savedEndpoint?: string;
+  /** "Allow model control from flows": triton-model nodes may load and unload. */
+  modelControl?: boolean;
 }
 
 /**
- * Where a server node's secrets may go: mode, host, the port of that mode and the TLS
- * settings, as one comparable string. Settings as saved or as the editor sends them.
+ * Where a server node's secrets may go: mode, host, the port of that mode, the TLS
+ * settings, the replica list, the HTTP path prefix and the Host header / :authority, as
+ * one comparable string. Settings as saved or as the editor sends them.
  */
 export function endpointKey(config: Record<string, unknown>): string {
   const mode = String(config.mode ?? 'grpc');
@@ -29,5 +32,18 @@ export function endpointKey(config: Record<string, unknown>): string {
     String(port ?? '').trim(),
     tls,
     tls ? String(config.tlsConfig ?? '') : '',
+    String(config.replicas ?? '')
+      .toLowerCase()
+      .split(/[\s,]+/)
+      .filter((e) => e !== '')
+      .sort(),
+    mode === 'http'
+      ? String(config.pathPrefix ?? '')
+          .trim()
+          .replace(/\/+$/, '')
+      : '',
+    String(config.hostHeader ?? '')
+      .trim()
+      .toLowerCase(),
   ]);
 }

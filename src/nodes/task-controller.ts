@@ -14,6 +14,7 @@ import {
   isTransient,
   type ConnectionState,
   type ServerConnection,
+  withReplicas,
 } from './connection';
 import { LabelResolver, classIdsFor, relabel } from './labels';
 import { buildOutput } from './output';
@@ -142,7 +143,12 @@ export class TaskController {
 
   private setStatus(s: NodeStatus): void {
     this.lastStatus = s;
-    this.node.status(s);
+    this.node.status(withReplicas(s, this.connection));
+  }
+
+  /** Replicas: the count of endpoints up (`ready · 2/3 up`) follows the rotation. */
+  onReplicaStatus(): void {
+    if (!this.closed && this.lastStatus) this.setStatus(this.lastStatus);
   }
 
   /** Deploy-time profile lookup: early, readable errors and a warm cache. */

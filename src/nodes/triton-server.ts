@@ -8,7 +8,7 @@ import { toTritonError } from '../client/errors';
 import { describeRuntime } from '../client/local';
 import { localRuntime, registerAdminRoutes } from './admin';
 import { endpointKey, type ServerNode } from './server-node';
-import { migrateServer, type ServerCredentials } from './config';
+import { boolField, migrateServer, type ServerCredentials } from './config';
 import { demoRepository, openConnection, type TlsSource } from './connection';
 import type { Node, NodeAPI, NodeDef } from './types';
 
@@ -26,6 +26,7 @@ export default function tritonServer(RED: NodeAPI): void {
       try {
         const config = migrateServer(def);
         node.savedEndpoint = endpointKey(config);
+        node.modelControl = boolField(config.modelControl);
         const tls =
           config.tls && config.tlsConfig
             ? (RED.nodes.getNode(config.tlsConfig) as TlsSource | null)

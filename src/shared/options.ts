@@ -49,6 +49,16 @@ export const CONFIG_VERSION = 1;
 /** An HTTP header name (RFC 9110 token). */
 const HEADER_NAME = /^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/;
 const REMOTE: When = { field: 'mode', in: ['grpc', 'http'] };
+/**
+ * More endpoints of the same deployment: `host:port` (or `[v6]:port`) separated by new
+ * lines, spaces or commas; empty for none. The port range is the runtime's check.
+ */
+const REPLICA_LIST =
+  /^[\s,]*(?:(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9][A-Za-z0-9.-]*):[0-9]{1,5}(?:[\s,]+|$))*$/;
+/** A URL path such as /kserve/demo, or empty. */
+const PATH_PREFIX = /^(?:\/[A-Za-z0-9._~!$&'()*+,;=:@%-]+)*\/?$/;
+/** A host name with an optional port, or empty. */
+const HOST_NAME = /^(?:(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9][A-Za-z0-9.-]*)(?::[0-9]{1,5})?)?$/;
 
 export const SERVER_OPTIONS = {
   name: { kind: 'string', default: '' },
@@ -97,6 +107,32 @@ export const SERVER_OPTIONS = {
     max: 86400,
     message: 'a number of seconds greater than 0 (at most 86400)',
   },
+  /** Other endpoints of the same deployment (same protocol, TLS and credentials). */
+  replicas: {
+    kind: 'string',
+    default: '',
+    pattern: REPLICA_LIST,
+    when: REMOTE,
+    message: 'one host:port per line (e.g. triton-2:8001)',
+  },
+  /** HTTP: the path the API sits under behind an ingress (KServe: /kserve/<name>). */
+  pathPrefix: {
+    kind: 'string',
+    default: '',
+    pattern: PATH_PREFIX,
+    when: { field: 'mode', in: ['http'] },
+    message: 'a URL path such as /kserve/demo, or empty',
+  },
+  /** HTTP Host header / gRPC :authority sent instead of host:port (ingress routing). */
+  hostHeader: {
+    kind: 'string',
+    default: '',
+    pattern: HOST_NAME,
+    when: REMOTE,
+    message: 'a host name, optionally with :port, or empty',
+  },
+  /** Lets triton-model nodes load and unload models on this server. */
+  modelControl: { kind: 'boolean', default: false },
   version: { kind: 'number', default: CONFIG_VERSION, min: 0, integer: true, message: 'a version' },
 } as const satisfies Schema;
 
@@ -120,6 +156,21 @@ export const HEALTH_OPTIONS = {
     message: 'a number of seconds, 0 or more',
   },
   emit: { kind: 'enum', default: 'change', values: ['change', 'always'] },
+  /** Adds per-model statistics since the last check (inferences, failures, mean times). */
+  statistics: { kind: 'boolean', default: false },
+  version: { kind: 'number', default: CONFIG_VERSION, min: 0, integer: true, message: 'a version' },
+} as const satisfies Schema;
+
+export const MODEL_ACTIONS = ['list', 'load', 'unload'] as const;
+export type ModelAction = (typeof MODEL_ACTIONS)[number];
+
+/** triton-model: model management from a flow (the server node must allow it). */
+export const MODEL_OPTIONS = {
+  name: { kind: 'string', default: '' },
+  server: { kind: 'string', default: '', node: 'triton-server' },
+  action: { kind: 'enum', default: 'list', values: MODEL_ACTIONS },
+  /** The model to load or unload; msg.model wins when set. */
+  model: { kind: 'string', default: '' },
   version: { kind: 'number', default: CONFIG_VERSION, min: 0, integer: true, message: 'a version' },
 } as const satisfies Schema;
 

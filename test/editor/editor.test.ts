@@ -445,6 +445,8 @@ describe('editor (headless Chromium against a live Node-RED)', function () {
     const grpcPort = page.locator('#node-config-input-grpcPort');
     await refuses(host, '', /Host must be a host name or address/);
     await refuses(grpcPort, '99999', /gRPC port must be a port number from 1 to 65535/);
+    const replicas = page.locator('#node-config-input-replicas');
+    await refuses(replicas, 'triton-2:8001\ntriton-3', /Replicas must be one host:port per line/);
     await page
       .locator('.red-ui-tray')
       .last()
@@ -510,6 +512,7 @@ describe('editor (headless Chromium against a live Node-RED)', function () {
     await page.locator('[id="health"]').dblclick();
     await page.locator('#node-input-btn-server-edit').click();
     await accepts(page.locator('#node-config-input-host'), '127.0.0.1');
+    await accepts(page.locator('#node-config-input-replicas'), '');
     // First a port nobody listens on: the model list says the server cannot be reached.
     const closed = serve.grpcPort === 1 ? 2 : 1;
     await accepts(page.locator('#node-config-input-grpcPort'), String(closed));

@@ -10,12 +10,19 @@ import * as path from 'node:path';
 import * as ts from 'typescript';
 import { LocalClient } from '../../src/client/local';
 import { NODE_TYPES, catalog, help } from '../../src/editor/assemble';
-import { healthForm, serverForm, taskForm } from '../../src/editor/forms';
+import { healthForm, modelForm, serverForm, taskForm } from '../../src/editor/forms';
 import { listModels, testConnection } from '../../src/nodes/admin';
-import { healthSettings, migrateServer, taskSettings } from '../../src/nodes/config';
+import { clientOptions, replicaEndpoints } from '../../src/nodes/connection';
+import {
+  healthSettings,
+  migrateServer,
+  modelNodeSettings,
+  taskSettings,
+} from '../../src/nodes/config';
 import { shortModelName, taskLabel } from '../../src/shared/labels';
 import {
   HEALTH_OPTIONS,
+  MODEL_OPTIONS,
   SERVER_OPTIONS,
   TASK_OPTIONS,
   check,
@@ -60,6 +67,7 @@ const SCHEMAS: Record<string, Schema> = {
   'triton-detect': TASK_OPTIONS,
   'triton-segment': TASK_OPTIONS,
   'triton-classify': TASK_OPTIONS,
+  'triton-model': MODEL_OPTIONS,
 };
 
 describe('editor sources: one definition of each fact', function () {
@@ -105,6 +113,7 @@ describe('editor sources: one definition of each fact', function () {
         'triton-detect': taskForm('detect'),
         'triton-segment': taskForm('segment'),
         'triton-classify': taskForm('classify'),
+        'triton-model': modelForm(),
       };
       for (const type of NODE_TYPES) {
         const cat = catalog(type) as Record<string, unknown>;
@@ -133,6 +142,70 @@ describe('editor sources: one definition of each fact', function () {
       const server = (catalog('triton-server') as Catalog)['triton-server']!.validation!;
       assert.equal(server.grpcPort, 'gRPC port must be a port number from 1 to 65535');
       assert.equal(server.host, 'Host must be a host name or address');
+      // Optional fields with a pattern get their sentence too (the red border's tooltip).
+      assert.equal(server.replicas, 'Replicas must be one host:port per line (e.g. triton-2:8001)');
+      assert.equal(
+        server.pathPrefix,
+        'Path prefix must be a URL path such as /kserve/demo, or empty',
+      );
+      assert.equal(
+        server.hostHeader,
+        'Host header must be a host name, optionally with :port, or empty',
+      );
+    });
+
+    it('the replica list, path prefix and Host header: the editor and the runtime agree', function () {
+      const remote = (f: string) => (f === 'mode' ? 'grpc' : undefined);
+      const http = (f: string) => (f === 'mode' ? 'http' : undefined);
+      for (const good of ['', 'triton-2:8001', 'a:1\nb:2\n', ' 10.0.0.2:8001, [::1]:8001 ']) {
+        assert.equal(check(SERVER_OPTIONS, 'replicas', good, remote), null, JSON.stringify(good));
+        assert.doesNotThrow(() => replicaEndpoints(good), good);
+      }
+      for (const bad of ['triton-2', 'triton-2:', 'http://triton-2:8001', 'a:1 b', 'a:1/x']) {
+        assert.match(check(SERVER_OPTIONS, 'replicas', bad, remote)!, /host:port/, bad);
+        assert.throws(() => replicaEndpoints(bad), { code: 'INVALID_CONFIG' }, bad);
+      }
+      // A port the pattern lets through but no socket has: the runtime's range check.
+      assert.throws(() => replicaEndpoints('a:70000'), /port 1\.\.65535/);
+      assert.deepEqual(replicaEndpoints('b:2\n[::1]:3'), [
+        { host: 'b', port: 2 },
+        { host: '::1', port: 3 },
+      ]);
+      assert.equal(
+        check(SERVER_OPTIONS, 'replicas', 'x', (f) => (f === 'mode' ? 'local' : undefined)),
+        null,
+      );
+      assert.equal(check(SERVER_OPTIONS, 'pathPrefix', '/kserve/demo', http), null);
+      assert.match(check(SERVER_OPTIONS, 'pathPrefix', 'kserve demo', http)!, /URL path/);
+      assert.equal(check(SERVER_OPTIONS, 'pathPrefix', 'kserve demo', remote), null);
+      assert.match(check(SERVER_OPTIONS, 'hostHeader', 'a b', remote)!, /host name/);
+      assert.throws(
+        () =>
+          clientOptions({
+            config: { mode: 'http', host: 'h', pathPrefix: 'no slash' },
+            credentials: {},
+          }),
+        (e: { code?: string; message?: string }) =>
+          e.code === 'INVALID_CONFIG' && e.message!.includes(SERVER_OPTIONS.pathPrefix.message),
+      );
+      const o = clientOptions({
+        config: {
+          mode: 'http',
+          host: 'h',
+          pathPrefix: '/kserve/demo/',
+          hostHeader: 'demo.example.com',
+        },
+        credentials: {},
+      }) as { pathPrefix?: string; headers?: Record<string, string> };
+      assert.equal(o.pathPrefix, '/kserve/demo');
+      assert.equal(o.headers?.host, 'demo.example.com');
+      const g = clientOptions({
+        config: { mode: 'grpc', host: 'h', pathPrefix: '/ignored', hostHeader: 'demo.example.com' },
+        credentials: {},
+      }) as { pathPrefix?: string; authority?: string; headers?: Record<string, string> };
+      assert.equal(g.authority, 'demo.example.com');
+      assert.equal(g.pathPrefix, undefined);
+      assert.equal(g.headers?.host, undefined);
     });
 
     it('nodes/ holds what the sources assemble to (run `npm run build` after editing them)', function () {
@@ -215,7 +288,7 @@ describe('editor sources: one definition of each fact', function () {
         assert.ok(reg!.keys.includes('category'));
         const schema = SCHEMAS[type]!;
         const expectedFields =
-          type === 'triton-server' || type === 'triton-health'
+          type === 'triton-server' || type === 'triton-health' || type === 'triton-model'
             ? Object.keys(schema)
             : TASK_FIELDS[type.slice('triton-'.length) as TaskKind];
         assert.deepEqual([...reg!.defaults].sort(), [...expectedFields].sort(), type);
@@ -277,6 +350,7 @@ describe('editor sources: one definition of each fact', function () {
           }
           // And the runtime accepts them.
           if (node.type === 'triton-health') healthSettings(node);
+          else if (node.type === 'triton-model') modelNodeSettings(node);
           else if (node.type !== 'triton-server') taskSettings(node);
           checked++;
         }

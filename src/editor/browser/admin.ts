@@ -43,7 +43,7 @@ export function bodyFromServerForm(nodeId: string): AdminBody {
   const config: Record<string, unknown> = {};
   for (const f of CONFIG_FIELDS) {
     const el = $(`#node-config-input-${f}`);
-    config[f] = f === 'tls' ? el.prop('checked') : el.val();
+    config[f] = el.prop('type') === 'checkbox' ? el.prop('checked') : el.val();
   }
   if (config.tlsConfig === '_ADD_') config.tlsConfig = '';
   const credentials: Record<string, unknown> = {};

@@ -5,6 +5,7 @@
  * src/editor/assemble.ts), queueing itself if it runs first.
  */
 import { healthNode } from './health';
+import { modelNode } from './model';
 import { installPreviews } from './preview';
 import { serverNode } from './server';
 import { taskNode } from './task';
@@ -20,6 +21,8 @@ function definition(type: string): NodeBehaviour {
       return serverNode();
     case 'triton-health':
       return healthNode();
+    case 'triton-model':
+      return modelNode();
     case 'triton-detect':
       return taskNode('detect');
     case 'triton-segment':

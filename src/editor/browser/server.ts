@@ -17,7 +17,12 @@ export function serverNode(): NodeBehaviour {
       const port = this.mode === 'http' ? this.httpPort : this.grpcPort;
       let scheme = this.mode === 'http' ? 'http' : 'grpc';
       if (this.tls) scheme += 's';
-      return `${scheme}://${String(this.host || '127.0.0.1')}:${String(port)}`;
+      const extra = String(this.replicas ?? '')
+        .split(/[\s,]+/)
+        .filter((e) => e !== '').length;
+      const prefix = this.mode === 'http' ? String(this.pathPrefix ?? '') : '';
+      const url = `${scheme}://${String(this.host || '127.0.0.1')}:${String(port)}${prefix}`;
+      return extra > 0 ? `${url} +${extra}` : url;
     },
     oneditprepare(this: EditorNode): void {
       prepareServerDialog(this);
@@ -50,11 +55,14 @@ function prepareServerDialog(node: EditorNode): void {
   const result = $('#triton-server-test-result');
   // A result describes the settings it was made with: any edit makes it stale.
   let testSeq = 0;
-  $('.triton-vision-form input, .triton-vision-form select').on('input change', function () {
-    if (this.id === 'triton-server-test') return;
-    testSeq++;
-    result.removeClass('triton-ok').removeClass('triton-failed').text('');
-  });
+  $('.triton-vision-form input, .triton-vision-form select, .triton-vision-form textarea').on(
+    'input change',
+    function () {
+      if (this.id === 'triton-server-test') return;
+      testSeq++;
+      result.removeClass('triton-ok').removeClass('triton-failed').text('');
+    },
+  );
 
   $('#triton-server-test').on('click', function (e) {
     e.preventDefault();
