@@ -664,7 +664,82 @@ export interface SegmentResult {
   masks: BoxMask[];
 }
 
-/** Everything except the PNG encoding, synchronously. */
+/**
+ * What every instance's mask needs, worked out once per image: the kept detections, the
+ * mask coefficients' place in the head, and the prototype → image taps per axis.
+ */
+interface SegmentJob {
+  sel: SelectedDetections;
+  /** Kept detections in original pixels, same order as `sel`; masks are attached here. */
+  detections: Detection[];
+  head: Float32Array;
+  protos: Float32Array;
+  dims: [number, number, number];
+  cols: Taps;
+  rows: Taps;
+  threshold: number;
+  /** Offset of coefficient 0 of anchor a: v8 base + a (stride N), v5 a·width + base (stride 1). */
+  coeffAt: (a: number) => number;
+  coeffStride: number;
+  coeffs: Float32Array;
+  original: { width: number; height: number };
+  rle: boolean;
+}
+
+function segmentJob(
+  output0: OutputTensor,
+  output1: OutputTensor,
+  profile: ModelProfile,
+  geometry: LetterboxGeometry,
+  original: { width: number; height: number },
+  opts: SegmentOptions,
+): SegmentJob {
+  const o = resolveDetectOptions(opts, profile);
+  const threshold = logitOf(checkUnit('maskThreshold', opts.maskThreshold, 0.5, profile.model));
+  const dims = protoDims(output1, profile);
+  const sel = selectDetections(output0, profile, o);
+  const detections = toDetections(sel, profile, geometry, original);
+  const [nm, mh, mw] = dims;
+  const mg = maskGeometry(mw, mh, original.width, original.height);
+  const head = output0.data;
+  const nc = profile.numClasses;
+  const v8 = profile.family === 'yolov8';
+  const anchorsTotal = v8 ? head.length / (4 + nc + nm) : head.length / (5 + nc + nm);
+  return {
+    sel,
+    detections,
+    head,
+    protos: output1.data,
+    dims,
+    cols: maskTaps(mw, mg.f, mg.x, original.width),
+    rows: maskTaps(mh, mg.f, mg.y, original.height),
+    threshold,
+    coeffAt: v8 ? (a) => (4 + nc) * anchorsTotal + a : (a) => a * (5 + nc + nm) + 5 + nc,
+    coeffStride: v8 ? anchorsTotal : 1,
+    coeffs: new Float32Array(nm),
+    original,
+    rle: opts.rle === true,
+  };
+}
+
+/** Instance j's mask on the image; its polygons (and RLE) go onto detections[j].mask. */
+function segmentInstance(job: SegmentJob, j: number): BoxMask {
+  const { coeffs, head, original } = job;
+  const base = job.coeffAt(job.sel.anchors[j]!);
+  for (let k = 0; k < coeffs.length; k++) coeffs[k] = head[base + k * job.coeffStride]!;
+  const det = job.detections[j]!;
+  const m = instanceMask(coeffs, job.protos, job.dims, det.box, job.cols, job.rows, job.threshold);
+  const contours = contoursOfRuns(m.runs, m.width, m.height);
+  const polygons = contours.map((c) =>
+    c.points.map((p): [number, number] => [p[0] + m.left, p[1] + m.top]),
+  );
+  const mask: Mask = { polygon: polygons[0] ?? [], polygons, area: m.area };
+  if (job.rle) mask.rle = boxMaskToRle(m, original.width, original.height);
+  det.mask = mask;
+  return m;
+}
+
+/** Everything except the PNG encoding, synchronously (the whole image in one go). */
 export function decodeSegmentsSync(
   output0: OutputTensor,
   output1: OutputTensor,
@@ -673,47 +748,29 @@ export function decodeSegmentsSync(
   original: { width: number; height: number },
   opts: SegmentOptions = {},
 ): SegmentResult {
-  const o = resolveDetectOptions(opts, profile);
-  const threshold = logitOf(checkUnit('maskThreshold', opts.maskThreshold, 0.5, profile.model));
-  const dims = protoDims(output1, profile);
-  const sel: SelectedDetections = selectDetections(output0, profile, o);
-  const detections = toDetections(sel, profile, geometry, original);
-  const [nm, mh, mw] = dims;
-  const mg = maskGeometry(mw, mh, original.width, original.height);
-  const cols = maskTaps(mw, mg.f, mg.x, original.width);
-  const rows = maskTaps(mh, mg.f, mg.y, original.height);
-  const head = output0.data;
-  const v8 = profile.family === 'yolov8';
-  const anchorsTotal = v8
-    ? head.length / (4 + profile.numClasses + nm)
-    : head.length / (5 + profile.numClasses + nm);
-  const coeffs = new Float32Array(nm);
+  const job = segmentJob(output0, output1, profile, geometry, original, opts);
+  const detections: Detection[] = [];
   const masks: BoxMask[] = [];
-  for (let j = 0; j < sel.count; j++) {
-    const a = sel.anchors[j]!;
-    if (v8) {
-      const base = (4 + profile.numClasses) * anchorsTotal + a;
-      for (let k = 0; k < nm; k++) coeffs[k] = head[base + k * anchorsTotal]!;
-    } else {
-      const base = a * (5 + profile.numClasses + nm) + 5 + profile.numClasses;
-      for (let k = 0; k < nm; k++) coeffs[k] = head[base + k]!;
-    }
-    const m = instanceMask(coeffs, output1.data, dims, detections[j]!.box, cols, rows, threshold);
+  for (let j = 0; j < job.sel.count; j++) {
+    const m = segmentInstance(job, j);
+    // Ultralytics keeps only the instances whose mask has a pixel set.
+    if (m.area === 0) continue;
+    detections.push(job.detections[j]!);
     masks.push(m);
-    const contours = contoursOfRuns(m.runs, m.width, m.height);
-    const polygons = contours.map((c) =>
-      c.points.map((p): [number, number] => [p[0] + m.left, p[1] + m.top]),
-    );
-    const mask: Mask = { polygon: polygons[0] ?? [], polygons, area: m.area };
-    if (opts.rle) mask.rle = boxMaskToRle(m, original.width, original.height);
-    detections[j]!.mask = mask;
   }
-  // Ultralytics keeps only the instances whose mask has a pixel set.
-  const keep = masks.map((m) => m.area > 0);
-  return {
-    detections: detections.filter((_, j) => keep[j]),
-    masks: masks.filter((_, j) => keep[j]),
-  };
+  return { detections, masks };
+}
+
+/**
+ * Main-thread work between two yields to the event loop while masks are decoded: one
+ * instance is the unit, so a slice ends after the first instance that takes it past this.
+ */
+export const SEGMENT_SLICE_MS = 10;
+/** PNG encodings (libuv threads, a full-image buffer each) in flight at once. */
+const PNG_IN_FLIGHT = 4;
+
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }
 
 /**
@@ -728,7 +785,10 @@ export function decodeSegmentsSync(
  * @returns Detections by descending score, each with `mask` (polygon, polygons, area, rle?, png?).
  *   `polygon` is the outer contour of the component with the most pixels; Ultralytics'
  *   masks2segments picks the contour with the most points instead, which is the same one
- *   unless a ragged small piece outnumbers it in vertices.
+ *   unless a ragged small piece outnumbers it in vertices. Instances are decoded in
+ *   slices of about SEGMENT_SLICE_MS with a turn of the event loop between them, and each
+ *   mask's pixels are let go once its polygons, RLE and PNG are made: 1000 large masks on
+ *   a big image neither stall Node-RED nor pile up in memory.
  */
 export async function decodeSegments(
   output0: OutputTensor,
@@ -738,21 +798,34 @@ export async function decodeSegments(
   original: { width: number; height: number },
   opts: SegmentOptions = {},
 ): Promise<Detection[]> {
-  const { detections, masks } = decodeSegmentsSync(
-    output0,
-    output1,
-    profile,
-    geometry,
-    original,
-    opts,
-  );
-  if (opts.png) {
-    const pngs = await Promise.all(
-      masks.map((m) => boxMaskToPng(m, original.width, original.height)),
-    );
-    pngs.forEach((png, j) => {
-      detections[j]!.mask!.png = png;
-    });
+  const job = segmentJob(output0, output1, profile, geometry, original, opts);
+  const detections: Detection[] = [];
+  const pngs: Promise<void>[] = [];
+  let sliceStart = performance.now();
+  for (let j = 0; j < job.sel.count; j++) {
+    const m = segmentInstance(job, j);
+    if (m.area > 0) {
+      const det = job.detections[j]!;
+      detections.push(det);
+      if (opts.png) {
+        // A bounded window: each encoding holds a full-image buffer until it is done.
+        if (pngs.length >= PNG_IN_FLIGHT) await pngs.shift();
+        const png = boxMaskToPng(m, original.width, original.height).then((buf) => {
+          det.mask!.png = buf;
+        });
+        // Awaited below; marked handled so a failure while an earlier one throws is no
+        // unhandled rejection.
+        png.catch(() => undefined);
+        pngs.push(png);
+      }
+    }
+    // The mask's pixels are dropped here (only its polygons / RLE stay), and large
+    // results are decoded in slices, so other messages and timers run in between.
+    if (performance.now() - sliceStart >= SEGMENT_SLICE_MS) {
+      await nextTurn();
+      sliceStart = performance.now();
+    }
   }
+  await Promise.all(pngs);
   return detections;
 }
