@@ -15,11 +15,14 @@ import {
   checkUnit,
   resolveDetectOptions,
   selectDetections,
+  selectDetectionsSliced,
   toDetections,
   type OutputTensor,
+  type ResolvedDetectOptions,
   type SelectedDetections,
 } from './detect';
 import { roundHalfEven } from './geometry';
+import { Pacer } from './slices';
 import type { Detection, LetterboxGeometry, Mask, ModelProfile, SegmentOptions } from './types';
 
 /** A binary mask covering a box of the original image. */
@@ -686,18 +689,27 @@ interface SegmentJob {
   rle: boolean;
 }
 
+/** Options checked before any work: detect options, mask threshold. */
+function segmentOptions(
+  profile: ModelProfile,
+  opts: SegmentOptions,
+): { o: ResolvedDetectOptions; threshold: number } {
+  const o = resolveDetectOptions(opts, profile);
+  const threshold = logitOf(checkUnit('maskThreshold', opts.maskThreshold, 0.5, profile.model));
+  return { o, threshold };
+}
+
 function segmentJob(
   output0: OutputTensor,
   output1: OutputTensor,
+  sel: SelectedDetections,
+  threshold: number,
   profile: ModelProfile,
   geometry: LetterboxGeometry,
   original: { width: number; height: number },
   opts: SegmentOptions,
 ): SegmentJob {
-  const o = resolveDetectOptions(opts, profile);
-  const threshold = logitOf(checkUnit('maskThreshold', opts.maskThreshold, 0.5, profile.model));
   const dims = protoDims(output1, profile);
-  const sel = selectDetections(output0, profile, o);
   const detections = toDetections(sel, profile, geometry, original);
   const [nm, mh, mw] = dims;
   const mg = maskGeometry(mw, mh, original.width, original.height);
@@ -748,7 +760,10 @@ export function decodeSegmentsSync(
   original: { width: number; height: number },
   opts: SegmentOptions = {},
 ): SegmentResult {
-  const job = segmentJob(output0, output1, profile, geometry, original, opts);
+  const { o, threshold } = segmentOptions(profile, opts);
+  protoDims(output1, profile);
+  const sel = selectDetections(output0, profile, o);
+  const job = segmentJob(output0, output1, sel, threshold, profile, geometry, original, opts);
   const detections: Detection[] = [];
   const masks: BoxMask[] = [];
   for (let j = 0; j < job.sel.count; j++) {
@@ -761,17 +776,8 @@ export function decodeSegmentsSync(
   return { detections, masks };
 }
 
-/**
- * Main-thread work between two yields to the event loop while masks are decoded: one
- * instance is the unit, so a slice ends after the first instance that takes it past this.
- */
-export const SEGMENT_SLICE_MS = 10;
 /** PNG encodings (libuv threads, a full-image buffer each) in flight at once. */
 const PNG_IN_FLIGHT = 4;
-
-function nextTurn(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
-}
 
 /**
  * Decodes a segmentation model's outputs into detections with masks.
@@ -785,8 +791,8 @@ function nextTurn(): Promise<void> {
  * @returns Detections by descending score, each with `mask` (polygon, polygons, area, rle?, png?).
  *   `polygon` is the outer contour of the component with the most pixels; Ultralytics'
  *   masks2segments picks the contour with the most points instead, which is the same one
- *   unless a ragged small piece outnumbers it in vertices. Instances are decoded in
- *   slices of about SEGMENT_SLICE_MS with a turn of the event loop between them, and each
+ *   unless a ragged small piece outnumbers it in vertices. Selection and instances are
+ *   decoded in slices of about SLICE_MS (slices.ts) with a turn of the event loop between them, and each
  *   mask's pixels are let go once its polygons, RLE and PNG are made: 1000 large masks on
  *   a big image neither stall Node-RED nor pile up in memory.
  */
@@ -798,10 +804,13 @@ export async function decodeSegments(
   original: { width: number; height: number },
   opts: SegmentOptions = {},
 ): Promise<Detection[]> {
-  const job = segmentJob(output0, output1, profile, geometry, original, opts);
+  const { o, threshold } = segmentOptions(profile, opts);
+  protoDims(output1, profile);
+  const pacer = new Pacer();
+  const sel = await selectDetectionsSliced(output0, profile, o, pacer);
+  const job = segmentJob(output0, output1, sel, threshold, profile, geometry, original, opts);
   const detections: Detection[] = [];
   const pngs: Promise<void>[] = [];
-  let sliceStart = performance.now();
   for (let j = 0; j < job.sel.count; j++) {
     const m = segmentInstance(job, j);
     if (m.area > 0) {
@@ -821,10 +830,8 @@ export async function decodeSegments(
     }
     // The mask's pixels are dropped here (only its polygons / RLE stay), and large
     // results are decoded in slices, so other messages and timers run in between.
-    if (performance.now() - sliceStart >= SEGMENT_SLICE_MS) {
-      await nextTurn();
-      sliceStart = performance.now();
-    }
+    const turn = pacer.pause();
+    if (turn) await turn;
   }
   await Promise.all(pngs);
   return detections;

@@ -22,24 +22,27 @@ import { anchorCount } from '../../src/vision/profile';
 import type { Detection } from '../../src/vision/types';
 import { ProcessWatch, type Detected, sendExpectingOutput } from '../support/faults';
 import { ALL_NODES, helper, taskFlow } from '../support/flows';
-import { rankScore, segHead, v5AllRows, v8AllAnchors } from '../vision/worst';
+import { rankScore, segHead, v5AllRows, v8AllAnchors, v8Crowd } from '../vision/worst';
 
 /** Largest event-loop delay allowed while a worst case runs (the bug: 1500–2100 ms). */
 const LAG_BOUND_MS = 250;
 
 const N8 = anchorCount(640, 640); // 8400
 const N5 = 3 * N8; // 25200
+const N1280 = anchorCount(1280, 1280); // 33600
 /** Instances in the segmentation worst case, and their side in model-input pixels. */
 const SEG_INSTANCES = 1000;
 const SEG_SIDE = 96;
 
 interface LiarModel {
+  /** Input side (FP32 [1, 3, side, side]); 640 unless given. */
+  side?: number;
   outputs: { name: string; shape: number[] }[];
   answer: () => Tensor[];
 }
 
 /**
- * A KServe v2 HTTP server for YOLO-shaped models (640×640 FP32 input) whose infer answers
+ * A KServe v2 HTTP server for YOLO-shaped models (square FP32 inputs) whose infer answers
  * are whatever `answer` builds, however unlikely from a real model.
  */
 async function startLiar(
@@ -69,7 +72,8 @@ async function startLiar(
         return;
       }
       const name = m[1]!;
-      const input = { name: 'images', datatype: 'FP32', shape: [1, 3, 640, 640] };
+      const side = model.side ?? 640;
+      const input = { name: 'images', datatype: 'FP32', shape: [1, 3, side, side] };
       const outputs = model.outputs.map((o) => ({ ...o, datatype: 'FP32' }));
       if (m[2] === '/ready') res.writeHead(200, { 'Content-Length': 0 }).end();
       else if (m[2] === '/config') {
@@ -228,6 +232,7 @@ describe('fault suite: no long stalls on the event loop (worst-case heads)', fun
   let liar: { port: number; close(): Promise<void> };
   let client: InferenceClient;
   let square: Buffer; // 640×640: decoded boxes are the head's own
+  let square1280: Buffer;
   let photo4k: Buffer; // 4096×4096
 
   before(async () => {
@@ -241,6 +246,11 @@ describe('fault suite: no long stalls on the event loop (worst-case heads)', fun
       v5_all: {
         outputs: [{ name: 'output0', shape: [1, N5, 85] }],
         answer: () => [tensor('output0', v5AllRows())],
+      },
+      v8_crowd: {
+        side: 1280,
+        outputs: [{ name: 'output0', shape: [1, 84, N1280] }],
+        answer: () => [tensor('output0', v8Crowd(1280))],
       },
       seg_all: {
         outputs: [
@@ -256,6 +266,7 @@ describe('fault suite: no long stalls on the event loop (worst-case heads)', fun
         .png()
         .toBuffer();
     square = await grey(640);
+    square1280 = await grey(1280);
     photo4k = await grey(4096);
   });
   after(async () => {
@@ -282,6 +293,21 @@ describe('fault suite: no long stalls on the event loop (worst-case heads)', fun
     );
     assertGridDetections(result.detections!, 1000, N5, 3, 2);
     assertLag(lag, 'v5 25200 rows');
+  });
+
+  it(`NMS at its costliest: ${N1280} candidates capped to 30 000, each compared with ~1000 kept boxes, no stall`, async () => {
+    const { result, lag } = await withLagProbe(() =>
+      runTask(client, 'v8_crowd', square1280, { maxDetections: 1000, iou: 0.9999 }),
+    );
+    // The 999 shifted boxes survive, every copy of the last one is suppressed.
+    const dets = result.detections!;
+    assert.equal(dets.length, 999);
+    dets.forEach((d, i) => {
+      assert.equal(d.score, rankScore(i, N1280), `detection ${i} in score order`);
+      assert.ok(Math.abs(d.box.x1 - i * 0.3) < 1e-3, `box ${i} at x ${d.box.x1}`);
+      assert.ok(Math.abs(d.box.x2 - (i * 0.3 + 600)) < 1e-3);
+    });
+    assertLag(lag, 'NMS of 30 000 against 999 kept');
   });
 
   it(`YOLOv8-seg, ${SEG_INSTANCES} large instances on a 4096×4096 image (RLE): all masks, no stall`, async () => {

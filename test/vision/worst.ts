@@ -43,12 +43,25 @@ export function v5AllRows(size = 640, nc = 80): RowHead {
 }
 
 /**
+ * The costliest NMS a head can ask for: one class, `kept` wide boxes each shifted 0.3 px
+ * from the last (IoU 0.999, so all are kept at iou 0.9999), then every other anchor a copy
+ * of the last kept box at a lower score: each copy is compared with every kept box before
+ * the last one suppresses it. At 1280 (33 600 anchors) the cap leaves 30 000 candidates.
+ */
+export function v8Crowd(size: number, kept = 999): V8Head {
+  const n = anchorCount(size, size);
+  const head = new V8Head(n, 80);
+  const x = (i: number): number => Math.min(i, kept - 1) * 0.3;
+  for (let a = 0; a < n; a++) head.set(a, [x(a), 0, x(a) + 600, 600], 0, rankScore(a, n));
+  return head;
+}
+
+/**
  * A YOLOv8-seg head [1, 4+nc+nm, N] and prototypes [1, nm, size/4, size/4] with
- * `instances` anchors above threshold, each a large box (`side` input pixels, placed on a
- * grid of `step`) whose mask is a disc: prototype k is a blob centred in cell k of a
- * coarse grid; instance i's coefficients pick the blob nearest its box centre... kept
- * simple: one prototype that is +4 everywhere (solid masks), another with a checker of
- * ±2 in 8-pixel squares (ragged edges), mixed per instance.
+ * `instances` anchors above threshold, each a `side`-pixel box of its own (golden-ratio
+ * offsets over the input). Prototype 0 is +1 everywhere, prototype 1 a checker of +2 / −3
+ * in 4-pixel squares: even instances (coefficients [1, 0, …]) have solid masks filling
+ * their box, odd ones ([1, 1, 0, …]) checkered masks, many pieces each.
  */
 export function segHead(
   size: number,
