@@ -22,7 +22,10 @@ import {
   type SelectedDetections,
 } from './detect';
 import { roundHalfEven } from './geometry';
-import { Pacer } from './slices';
+import { Pacer, runInSlices, runToEnd, type Steps } from './slices';
+
+/** Rows (or columns) of a mask worked between two points where a sliced run may pause. */
+const MASK_STEP = 64;
 import type { Detection, LetterboxGeometry, Mask, ModelProfile, SegmentOptions } from './types';
 
 /** A binary mask covering a box of the original image. */
@@ -193,7 +196,7 @@ export function logitOf(threshold: number): number {
  * @param protos [nm, mh, mw] prototypes (row-major).
  * @param box    Instance box in original-image pixels, clipped.
  */
-function instanceMask(
+function* instanceMask(
   coeffs: Float32Array,
   protos: Float32Array,
   dims: [number, number, number],
@@ -201,7 +204,7 @@ function instanceMask(
   cols: Taps,
   rows: Taps,
   logitThreshold: number,
-): BoxMask {
+): Steps<BoxMask> {
   const [nm, mh, mw] = dims;
   const left = Math.ceil(box.x1);
   const top = Math.ceil(box.y1);
@@ -223,6 +226,7 @@ function instanceMask(
     const ck = coeffs[k]!;
     if (ck === 0) continue;
     const base = k * plane;
+    if (th * tw > MASK_STEP * MASK_STEP) yield;
     for (let r = 0; r < th; r++) {
       const src = base + (tr0 + r) * mw + tc0;
       const dst = r * tw;
@@ -235,6 +239,7 @@ function instanceMask(
   const ci = cols.idx;
   const cw = cols.w;
   for (let r = 0; r < th; r++) {
+    if (r % MASK_STEP === MASK_STEP - 1) yield;
     const t = r * tw - tc0;
     const hrow = r * width;
     if (cols.k === 2) {
@@ -254,11 +259,12 @@ function instanceMask(
     }
   }
   if (rows.k === 2) {
-    return twoTapRows(horiz, th, width, rows, top, height, tr0, left, logitThreshold, data);
+    return yield* twoTapRows(horiz, th, width, rows, top, height, tr0, left, logitThreshold, data);
   }
   let area = 0;
   const runs = new Runs(height * 2);
   for (let i = 0; i < height; i++) {
+    if (i % MASK_STEP === MASK_STEP - 1) yield;
     const q = (top + i) * 4;
     const [w0, w1, w2, w3] = [rows.w[q]!, rows.w[q + 1]!, rows.w[q + 2]!, rows.w[q + 3]!];
     const a0 = (rows.idx[q]! - tr0) * width;
@@ -290,7 +296,7 @@ function instanceMask(
  * is a pixel computed; runs of "above" per tile row turn an instance's interior into
  * memsets.
  */
-function twoTapRows(
+function* twoTapRows(
   horiz: Float64Array,
   th: number,
   width: number,
@@ -301,10 +307,11 @@ function twoTapRows(
   left: number,
   threshold: number,
   data: Uint8Array,
-): BoxMask {
+): Steps<BoxMask> {
   const runStart = new Int32Array(th + 1);
   const runList: number[] = [];
   for (let r = 0; r < th; r++) {
+    if (r % MASK_STEP === MASK_STEP - 1) yield;
     runStart[r] = runList.length;
     const h = r * width;
     let j = 0;
@@ -335,6 +342,7 @@ function twoTapRows(
     openEnd = e;
   };
   for (let i = 0; i < height; i++) {
+    if (i % MASK_STEP === MASK_STEP - 1) yield;
     const q = (top + i) * 4;
     const w0 = rows.w[q]!;
     const w1 = rows.w[q + 1]!;
@@ -447,7 +455,7 @@ export function traceOuterContours(mask: Uint8Array, width: number, height: numb
       runs.add(y, x0, x);
     }
   }
-  return contoursOfRuns(runs, width, height);
+  return runToEnd(contoursOfRuns(runs, width, height));
 }
 
 /** Horizontal runs of set pixels in raster order: row, first column, end column (exclusive). */
@@ -482,8 +490,11 @@ class Runs {
   }
 }
 
+/** Runs visited between two points where a sliced run may pause. */
+const RUN_STEP = 16384;
+
 /** Outer contours from the runs of a width×height mask (see traceOuterContours). */
-function contoursOfRuns(runs: Runs, width: number, height: number): Contour[] {
+function* contoursOfRuns(runs: Runs, width: number, height: number): Steps<Contour[]> {
   const n = runs.count;
   if (n === 0) return [];
   const { y: ry, x0: rx0, x1: rx1 } = runs;
@@ -492,6 +503,7 @@ function contoursOfRuns(runs: Runs, width: number, height: number): Contour[] {
   let prevEnd = 0;
   let rowStart = 0;
   for (let k = 0; k < n; k++) {
+    if (k % RUN_STEP === RUN_STEP - 1) yield;
     if (k === 0 || ry[k] !== ry[k - 1]) {
       // A new row: the previous row's runs are candidates only if it is the row just above.
       const adjacent = k > 0 && ry[k]! === ry[k - 1]! + 1;
@@ -531,6 +543,7 @@ function contoursOfRuns(runs: Runs, width: number, height: number): Contour[] {
   const components = [...area.entries()].sort((a, b) => b[1] - a[1] || a[0] - b[0]);
   const contours: Contour[] = [];
   for (const [first, count] of components) {
+    yield;
     const sx = rx0[first]!;
     const sy = ry[first]!;
     // Inside an (earlier, larger) outer contour but not part of it: it sits in a hole.
@@ -613,12 +626,22 @@ export function boxMaskToRle(
   width: number,
   height: number,
 ): { size: [number, number]; counts: number[] } {
+  return runToEnd(rleSteps(m, width, height));
+}
+
+/** boxMaskToRle as resumable steps (slices.ts). */
+function* rleSteps(
+  m: BoxMask,
+  width: number,
+  height: number,
+): Steps<{ size: [number, number]; counts: number[] }> {
   const total = width * height;
   const counts: number[] = [];
   let cur = 0;
   let runStart = 0;
   let prevEnd = -1;
   for (let j = 0; j < m.width; j++) {
+    if (j % MASK_STEP === MASK_STEP - 1) yield;
     const base = (m.left + j) * height;
     const start = base + m.top;
     if (cur === 1 && prevEnd < start) {
@@ -647,7 +670,12 @@ export function boxMaskToRle(
 /** Full-size single-channel PNG (255 = object). */
 export async function boxMaskToPng(m: BoxMask, width: number, height: number): Promise<Buffer> {
   const full = Buffer.alloc(width * height);
+  const pacer = new Pacer();
   for (let i = 0; i < m.height; i++) {
+    if (i % MASK_STEP === MASK_STEP - 1) {
+      const turn = pacer.pause();
+      if (turn) await turn;
+    }
     const src = i * m.width;
     const dst = (m.top + i) * width + m.left;
     for (let j = 0; j < m.width; j++) if (m.data[src + j]) full[dst + j] = 255;
@@ -735,18 +763,26 @@ function segmentJob(
 }
 
 /** Instance j's mask on the image; its polygons (and RLE) go onto detections[j].mask. */
-function segmentInstance(job: SegmentJob, j: number): BoxMask {
+function* segmentInstance(job: SegmentJob, j: number): Steps<BoxMask> {
   const { coeffs, head, original } = job;
   const base = job.coeffAt(job.sel.anchors[j]!);
   for (let k = 0; k < coeffs.length; k++) coeffs[k] = head[base + k * job.coeffStride]!;
   const det = job.detections[j]!;
-  const m = instanceMask(coeffs, job.protos, job.dims, det.box, job.cols, job.rows, job.threshold);
-  const contours = contoursOfRuns(m.runs, m.width, m.height);
+  const m = yield* instanceMask(
+    coeffs,
+    job.protos,
+    job.dims,
+    det.box,
+    job.cols,
+    job.rows,
+    job.threshold,
+  );
+  const contours = yield* contoursOfRuns(m.runs, m.width, m.height);
   const polygons = contours.map((c) =>
     c.points.map((p): [number, number] => [p[0] + m.left, p[1] + m.top]),
   );
   const mask: Mask = { polygon: polygons[0] ?? [], polygons, area: m.area };
-  if (job.rle) mask.rle = boxMaskToRle(m, original.width, original.height);
+  if (job.rle) mask.rle = yield* rleSteps(m, original.width, original.height);
   det.mask = mask;
   return m;
 }
@@ -767,7 +803,7 @@ export function decodeSegmentsSync(
   const detections: Detection[] = [];
   const masks: BoxMask[] = [];
   for (let j = 0; j < job.sel.count; j++) {
-    const m = segmentInstance(job, j);
+    const m = runToEnd(segmentInstance(job, j));
     // Ultralytics keeps only the instances whose mask has a pixel set.
     if (m.area === 0) continue;
     detections.push(job.detections[j]!);
@@ -812,7 +848,7 @@ export async function decodeSegments(
   const detections: Detection[] = [];
   const pngs: Promise<void>[] = [];
   for (let j = 0; j < job.sel.count; j++) {
-    const m = segmentInstance(job, j);
+    const m = await runInSlices(segmentInstance(job, j), pacer);
     if (m.area > 0) {
       const det = job.detections[j]!;
       detections.push(det);

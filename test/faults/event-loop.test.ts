@@ -234,10 +234,12 @@ describe('fault suite: no long stalls on the event loop (worst-case heads)', fun
   let square: Buffer; // 640×640: decoded boxes are the head's own
   let square1280: Buffer;
   let photo4k: Buffer; // 4096×4096
+  let photo49mp: Buffer; // 7000×7000, just under the 50 MP default limit
 
   before(async () => {
     watch.install();
     const seg = segHead(640, 80, SEG_INSTANCES, SEG_SIDE);
+    const whole = segHead(640, 80, 2, 640);
     liar = await startLiar({
       v8_all: {
         outputs: [{ name: 'output0', shape: [1, 84, N8] }],
@@ -259,6 +261,13 @@ describe('fault suite: no long stalls on the event loop (worst-case heads)', fun
         ],
         answer: () => [tensor('output0', seg.head), tensor('output1', seg.protos)],
       },
+      seg_whole: {
+        outputs: [
+          { name: 'output0', shape: [1, 116, N8] },
+          { name: 'output1', shape: [1, 32, 160, 160] },
+        ],
+        answer: () => [tensor('output0', whole.head), tensor('output1', whole.protos)],
+      },
     });
     client = createClient({ mode: 'http', host: '127.0.0.1', port: liar.port });
     const grey = (side: number): Promise<Buffer> =>
@@ -268,6 +277,7 @@ describe('fault suite: no long stalls on the event loop (worst-case heads)', fun
     square = await grey(640);
     square1280 = await grey(1280);
     photo4k = await grey(4096);
+    photo49mp = await grey(7000);
   });
   after(async () => {
     await client.close();
@@ -322,6 +332,23 @@ describe('fault suite: no long stalls on the event loop (worst-case heads)', fun
       4096 * 4096,
     );
     assertLag(lag, `${SEG_INSTANCES} masks through runTask`);
+  });
+
+  it('one mask as large as the largest image (7000×7000, RLE): no stall inside the mask either', async () => {
+    const { result, lag } = await withLagProbe(() =>
+      runTask(client, 'seg_whole', photo49mp, { iou: 1, rle: true }),
+    );
+    const [solid, checkered] = result.detections!;
+    assert.equal(result.detections!.length, 2);
+    assert.deepEqual(solid!.box, { x1: 0, y1: 0, x2: 7000, y2: 7000 });
+    assert.equal(solid!.mask!.area, 7000 * 7000);
+    assert.deepEqual(solid!.mask!.rle!.counts, [0, 7000 * 7000]);
+    assert.ok(checkered!.mask!.area > 0 && checkered!.mask!.area < 7000 * 7000);
+    assert.equal(
+      checkered!.mask!.rle!.counts.reduce((a, b) => a + b, 0),
+      7000 * 7000,
+    );
+    assertLag(lag, 'a 49 MP mask');
   });
 
   it('the same through a deployed segment node: the message arrives whole, the runtime stays responsive', async () => {
