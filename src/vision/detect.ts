@@ -236,6 +236,9 @@ class Candidates {
   }
 }
 
+/** Anchors (rows) scanned between two points where a sliced run may pause. */
+const ROW_STEP = 4096;
+
 /**
  * v8 [C, N]: sequential passes over the class rows keep, per anchor, the best class (the
  * first of equal scores) and whether any class scores in (conf, 1]; memory is read in
@@ -270,6 +273,7 @@ function* scanV8(
   }
   if (!any) return;
   for (let a = 0; a < n; a++) {
+    if (a % ROW_STEP === ROW_STEP - 1) yield;
     if (flag[a] === 0) continue;
     const score = best[a]!;
     const cls = bestClass[a]!;
@@ -280,9 +284,6 @@ function* scanV8(
     out.push(data[a]!, data[n + a]!, data[2 * n + a]!, data[3 * n + a]!, score, cls, a);
   }
 }
-
-/** Rows scanned between two points where a sliced run may pause. */
-const ROW_STEP = 4096;
 
 /** Row-per-anchor heads (v5, YOLOX): candidates need obj > conf, score = obj·cls > conf. */
 function* scanRows(
