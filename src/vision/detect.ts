@@ -13,8 +13,9 @@
  */
 import { TritonError } from '../client/errors';
 import { boxToOriginal, normalizeBox } from './geometry';
-import { nms } from './nms';
+import { nmsSteps } from './nms';
 import { anchorCount } from './profile';
+import { Pacer, runInSlices, runToEnd, type Steps } from './slices';
 import type { Box, Detection, DetectOptions, LetterboxGeometry, ModelProfile } from './types';
 
 /** A float output tensor as the pipeline hands it over (FP16 outputs already widened). */
@@ -235,49 +236,57 @@ class Candidates {
   }
 }
 
-/** v8 [C, N]: one sequential pass per class row flags anchors with any score > conf. */
-function scanV8(
+/** Anchors (rows) scanned between two points where a sliced run may pause. */
+const ROW_STEP = 4096;
+
+/**
+ * v8 [C, N]: sequential passes over the class rows keep, per anchor, the best class (the
+ * first of equal scores) and whether any class scores in (conf, 1]; memory is read in
+ * order, never down a column of N-strided values.
+ */
+function* scanV8(
   data: Float32Array,
   n: number,
   nc: number,
   o: ResolvedDetectOptions,
   out: Candidates,
-): void {
+): Steps<void> {
   const conf = o.confidence;
   const flag = new Uint8Array(n);
+  const best = new Float32Array(n).fill(-Infinity);
+  const bestClass = new Int32Array(n);
   let any = false;
   for (let c = 0; c < nc; c++) {
     const base = (4 + c) * n;
     for (let a = 0; a < n; a++) {
       const v = data[base + a]!;
+      if (v > best[a]!) {
+        best[a] = v;
+        bestClass[a] = c;
+      }
       if (v > conf && v <= 1) {
         flag[a] = 1;
         any = true;
       }
     }
+    yield;
   }
   if (!any) return;
   for (let a = 0; a < n; a++) {
+    if (a % ROW_STEP === ROW_STEP - 1) yield;
     if (flag[a] === 0) continue;
-    let best = -Infinity;
-    let cls = 0;
-    for (let c = 0; c < nc; c++) {
-      const v = data[(4 + c) * n + a]!;
-      if (v > best) {
-        best = v;
-        cls = c;
-      }
-    }
+    const score = best[a]!;
+    const cls = bestClass[a]!;
     // A best class score above 1 (+Infinity, or logits from a head exported without its
     // sigmoid) is not a probability: the anchor is dropped, never reported.
-    if (!(best <= 1)) continue;
+    if (!(score <= 1)) continue;
     if (o.classes && o.classes[cls] === 0) continue;
-    out.push(data[a]!, data[n + a]!, data[2 * n + a]!, data[3 * n + a]!, best, cls, a);
+    out.push(data[a]!, data[n + a]!, data[2 * n + a]!, data[3 * n + a]!, score, cls, a);
   }
 }
 
 /** Row-per-anchor heads (v5, YOLOX): candidates need obj > conf, score = obj·cls > conf. */
-function scanRows(
+function* scanRows(
   data: Float32Array,
   n: number,
   k: number,
@@ -285,9 +294,10 @@ function scanRows(
   o: ResolvedDetectOptions,
   out: Candidates,
   decode: ((a: number, row: number, out: Candidates, score: number, cls: number) => void) | null,
-): void {
+): Steps<void> {
   const conf = o.confidence;
   for (let a = 0; a < n; a++) {
+    if (a % ROW_STEP === ROW_STEP - 1) yield;
     const row = a * k;
     const obj = data[row + 4]!;
     if (!(obj > conf && obj <= 1)) continue;
@@ -348,13 +358,31 @@ export function selectDetections(
   profile: ModelProfile,
   o: ResolvedDetectOptions,
 ): SelectedDetections {
+  return runToEnd(selectSteps(output, profile, o));
+}
+
+/** selectDetections in slices, with turns of the event loop between them (slices.ts). */
+export function selectDetectionsSliced(
+  output: OutputTensor,
+  profile: ModelProfile,
+  o: ResolvedDetectOptions,
+  pacer?: Pacer,
+): Promise<SelectedDetections> {
+  return runInSlices(selectSteps(output, profile, o), pacer);
+}
+
+function* selectSteps(
+  output: OutputTensor,
+  profile: ModelProfile,
+  o: ResolvedDetectOptions,
+): Steps<SelectedDetections> {
   const [rows, cols] = headDims(output, profile);
   const nc = profile.numClasses;
   const data = output.data;
   const cand = new Candidates(64);
-  if (profile.family === 'yolov8') scanV8(data, cols, nc, o, cand);
+  if (profile.family === 'yolov8') yield* scanV8(data, cols, nc, o, cand);
   else if (profile.family === 'yolox') {
-    scanRows(
+    yield* scanRows(
       data,
       rows,
       cols,
@@ -363,14 +391,10 @@ export function selectDetections(
       cand,
       yoloxDecoder(data, profile.input.width, profile.input.height),
     );
-  } else scanRows(data, rows, cols, nc, o, cand, null);
+  } else yield* scanRows(data, rows, cols, nc, o, cand, null);
 
-  let pool = Int32Array.from({ length: cand.count }, (_, i) => i);
-  if (cand.count > MAX_NMS) {
-    const s = cand.scores;
-    pool.sort((a, b) => s[b]! - s[a]! || a - b);
-    pool = pool.slice(0, MAX_NMS);
-  }
+  const pool = topScores(cand.scores, cand.count, MAX_NMS);
+  yield;
   const m = pool.length;
   const boxes = new Float32Array(m * 4);
   const scores = new Float32Array(m);
@@ -381,7 +405,7 @@ export function selectDetections(
     scores[j] = cand.scores[i]!;
     classIds[j] = cand.classIds[i]!;
   }
-  const keep = nms(boxes, scores, o.iou, classIds, o.agnostic, o.maxDetections);
+  const keep = yield* nmsSteps(boxes, scores, o.iou, classIds, o.agnostic, o.maxDetections);
   const count = keep.length;
   const result: SelectedDetections = {
     count,
@@ -398,6 +422,33 @@ export function selectDetections(
     result.anchors[j] = cand.anchors[pool[k]!]!;
   }
   return result;
+}
+
+/**
+ * Indices of the `k` highest of scores[0..count), as a stable sort by descending score
+ * then a cut at k would give them (equal scores: lower index first), in index order.
+ * The cut-off score comes from a native numeric sort of a copy, so a head of 300 000
+ * candidates costs no comparator sort of them all.
+ */
+export function topScores(scores: Float32Array, count: number, k: number): Int32Array {
+  if (count <= k) return Int32Array.from({ length: count }, (_, i) => i);
+  const sorted = scores.slice(0, count).sort();
+  const cut = sorted[count - k]!;
+  // Scores above the cut all make it; of those equal to it, the lowest indices fill up.
+  let above = 0;
+  for (let i = 0; i < count; i++) if (scores[i]! > cut) above++;
+  let ties = k - above;
+  const pool = new Int32Array(k);
+  let j = 0;
+  for (let i = 0; i < count && j < k; i++) {
+    const v = scores[i]!;
+    if (v > cut) pool[j++] = i;
+    else if (v === cut && ties > 0) {
+      pool[j++] = i;
+      ties--;
+    }
+  }
+  return pool;
 }
 
 /** Input-space box j of a selection, as a Box. */
@@ -462,6 +513,23 @@ export function decodeDetections(
   return toDetections(selectDetections(output, profile, o), profile, geometry, original).filter(
     hasArea,
   );
+}
+
+/**
+ * decodeDetections with the selection (scan, cap, NMS) in slices of about SLICE_MS and a
+ * turn of the event loop between them: the same detections, without stalling the other
+ * work of the process on a head where every anchor is a candidate.
+ */
+export async function decodeDetectionsSliced(
+  output: OutputTensor,
+  profile: ModelProfile,
+  geometry: LetterboxGeometry,
+  original: { width: number; height: number },
+  opts: DetectOptions = {},
+): Promise<Detection[]> {
+  const o = resolveDetectOptions(opts, profile);
+  const sel = await selectDetectionsSliced(output, profile, o);
+  return toDetections(sel, profile, geometry, original).filter(hasArea);
 }
 
 /**

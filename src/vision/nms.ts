@@ -3,6 +3,10 @@
  * torchvision.ops.nms: visit boxes by descending score, keep a box unless its IoU with an
  * already kept box (of the same class, unless agnostic) is strictly greater than `iou`.
  */
+import { runToEnd, type Steps } from './slices';
+
+/** Candidates visited between two points where a sliced run may pause. */
+const NMS_STEP = 256;
 
 /**
  * Class-aware (or agnostic) NMS.
@@ -25,11 +29,24 @@ export function nms(
   agnostic = false,
   limit = Number.POSITIVE_INFINITY,
 ): Int32Array {
+  return runToEnd(nmsSteps(boxes, scores, iou, classIds, agnostic, limit));
+}
+
+/** nms() as resumable steps (slices.ts): pauses every NMS_STEP candidates visited. */
+export function* nmsSteps(
+  boxes: Float32Array,
+  scores: Float32Array,
+  iou: number,
+  classIds?: Int32Array,
+  agnostic = false,
+  limit = Number.POSITIVE_INFINITY,
+): Steps<Int32Array> {
   const n = scores.length;
   if (n === 0 || limit < 1) return new Int32Array(0);
   const order = new Int32Array(n);
   for (let i = 0; i < n; i++) order[i] = i;
   order.sort((a, b) => scores[b]! - scores[a]! || a - b);
+  yield;
 
   const useClasses = classIds !== undefined && !agnostic;
   const cap = Math.min(n, limit);
@@ -41,6 +58,7 @@ export function nms(
   let count = 0;
 
   for (let oi = 0; oi < n && count < cap; oi++) {
+    if (oi % NMS_STEP === NMS_STEP - 1) yield;
     const i = order[oi]!;
     const x1 = boxes[i * 4]!;
     const y1 = boxes[i * 4 + 1]!;

@@ -8,7 +8,7 @@ import { TritonError, isTritonError } from '../client/errors';
 import type { CallOptions, InferenceClient, ModelConfig, Tensor } from '../client/types';
 import { annotate } from './annotate';
 import { classify } from './classify';
-import { decodeDetections } from './detect';
+import { decodeDetectionsSliced } from './detect';
 import { TensorPool, prepareInput } from './image';
 import type { IccMode, ResizeMode } from './image';
 import { deriveProfile, withPreset } from './profile';
@@ -280,7 +280,7 @@ export async function runTask(
         options,
       );
     } else {
-      result.detections = decodeDetections(
+      result.detections = await decodeDetectionsSliced(
         { data: asFloat32(det), shape: det.shape },
         profile,
         geometry,

@@ -15,11 +15,17 @@ import {
   checkUnit,
   resolveDetectOptions,
   selectDetections,
+  selectDetectionsSliced,
   toDetections,
   type OutputTensor,
+  type ResolvedDetectOptions,
   type SelectedDetections,
 } from './detect';
 import { roundHalfEven } from './geometry';
+import { Pacer, runInSlices, runToEnd, type Steps } from './slices';
+
+/** Rows (or columns) of a mask worked between two points where a sliced run may pause. */
+const MASK_STEP = 64;
 import type { Detection, LetterboxGeometry, Mask, ModelProfile, SegmentOptions } from './types';
 
 /** A binary mask covering a box of the original image. */
@@ -190,7 +196,7 @@ export function logitOf(threshold: number): number {
  * @param protos [nm, mh, mw] prototypes (row-major).
  * @param box    Instance box in original-image pixels, clipped.
  */
-function instanceMask(
+function* instanceMask(
   coeffs: Float32Array,
   protos: Float32Array,
   dims: [number, number, number],
@@ -198,7 +204,7 @@ function instanceMask(
   cols: Taps,
   rows: Taps,
   logitThreshold: number,
-): BoxMask {
+): Steps<BoxMask> {
   const [nm, mh, mw] = dims;
   const left = Math.ceil(box.x1);
   const top = Math.ceil(box.y1);
@@ -220,6 +226,7 @@ function instanceMask(
     const ck = coeffs[k]!;
     if (ck === 0) continue;
     const base = k * plane;
+    if (th * tw > MASK_STEP * MASK_STEP) yield;
     for (let r = 0; r < th; r++) {
       const src = base + (tr0 + r) * mw + tc0;
       const dst = r * tw;
@@ -232,6 +239,7 @@ function instanceMask(
   const ci = cols.idx;
   const cw = cols.w;
   for (let r = 0; r < th; r++) {
+    if (r % MASK_STEP === MASK_STEP - 1) yield;
     const t = r * tw - tc0;
     const hrow = r * width;
     if (cols.k === 2) {
@@ -251,11 +259,12 @@ function instanceMask(
     }
   }
   if (rows.k === 2) {
-    return twoTapRows(horiz, th, width, rows, top, height, tr0, left, logitThreshold, data);
+    return yield* twoTapRows(horiz, th, width, rows, top, height, tr0, left, logitThreshold, data);
   }
   let area = 0;
   const runs = new Runs(height * 2);
   for (let i = 0; i < height; i++) {
+    if (i % MASK_STEP === MASK_STEP - 1) yield;
     const q = (top + i) * 4;
     const [w0, w1, w2, w3] = [rows.w[q]!, rows.w[q + 1]!, rows.w[q + 2]!, rows.w[q + 3]!];
     const a0 = (rows.idx[q]! - tr0) * width;
@@ -287,7 +296,7 @@ function instanceMask(
  * is a pixel computed; runs of "above" per tile row turn an instance's interior into
  * memsets.
  */
-function twoTapRows(
+function* twoTapRows(
   horiz: Float64Array,
   th: number,
   width: number,
@@ -298,10 +307,11 @@ function twoTapRows(
   left: number,
   threshold: number,
   data: Uint8Array,
-): BoxMask {
+): Steps<BoxMask> {
   const runStart = new Int32Array(th + 1);
   const runList: number[] = [];
   for (let r = 0; r < th; r++) {
+    if (r % MASK_STEP === MASK_STEP - 1) yield;
     runStart[r] = runList.length;
     const h = r * width;
     let j = 0;
@@ -332,6 +342,7 @@ function twoTapRows(
     openEnd = e;
   };
   for (let i = 0; i < height; i++) {
+    if (i % MASK_STEP === MASK_STEP - 1) yield;
     const q = (top + i) * 4;
     const w0 = rows.w[q]!;
     const w1 = rows.w[q + 1]!;
@@ -444,7 +455,7 @@ export function traceOuterContours(mask: Uint8Array, width: number, height: numb
       runs.add(y, x0, x);
     }
   }
-  return contoursOfRuns(runs, width, height);
+  return runToEnd(contoursOfRuns(runs, width, height));
 }
 
 /** Horizontal runs of set pixels in raster order: row, first column, end column (exclusive). */
@@ -479,8 +490,11 @@ class Runs {
   }
 }
 
+/** Runs visited between two points where a sliced run may pause. */
+const RUN_STEP = 16384;
+
 /** Outer contours from the runs of a width×height mask (see traceOuterContours). */
-function contoursOfRuns(runs: Runs, width: number, height: number): Contour[] {
+function* contoursOfRuns(runs: Runs, width: number, height: number): Steps<Contour[]> {
   const n = runs.count;
   if (n === 0) return [];
   const { y: ry, x0: rx0, x1: rx1 } = runs;
@@ -489,6 +503,7 @@ function contoursOfRuns(runs: Runs, width: number, height: number): Contour[] {
   let prevEnd = 0;
   let rowStart = 0;
   for (let k = 0; k < n; k++) {
+    if (k % RUN_STEP === RUN_STEP - 1) yield;
     if (k === 0 || ry[k] !== ry[k - 1]) {
       // A new row: the previous row's runs are candidates only if it is the row just above.
       const adjacent = k > 0 && ry[k]! === ry[k - 1]! + 1;
@@ -528,6 +543,7 @@ function contoursOfRuns(runs: Runs, width: number, height: number): Contour[] {
   const components = [...area.entries()].sort((a, b) => b[1] - a[1] || a[0] - b[0]);
   const contours: Contour[] = [];
   for (const [first, count] of components) {
+    yield;
     const sx = rx0[first]!;
     const sy = ry[first]!;
     // Inside an (earlier, larger) outer contour but not part of it: it sits in a hole.
@@ -610,12 +626,22 @@ export function boxMaskToRle(
   width: number,
   height: number,
 ): { size: [number, number]; counts: number[] } {
+  return runToEnd(rleSteps(m, width, height));
+}
+
+/** boxMaskToRle as resumable steps (slices.ts). */
+function* rleSteps(
+  m: BoxMask,
+  width: number,
+  height: number,
+): Steps<{ size: [number, number]; counts: number[] }> {
   const total = width * height;
   const counts: number[] = [];
   let cur = 0;
   let runStart = 0;
   let prevEnd = -1;
   for (let j = 0; j < m.width; j++) {
+    if (j % MASK_STEP === MASK_STEP - 1) yield;
     const base = (m.left + j) * height;
     const start = base + m.top;
     if (cur === 1 && prevEnd < start) {
@@ -644,7 +670,12 @@ export function boxMaskToRle(
 /** Full-size single-channel PNG (255 = object). */
 export async function boxMaskToPng(m: BoxMask, width: number, height: number): Promise<Buffer> {
   const full = Buffer.alloc(width * height);
+  const pacer = new Pacer();
   for (let i = 0; i < m.height; i++) {
+    if (i % MASK_STEP === MASK_STEP - 1) {
+      const turn = pacer.pause();
+      if (turn) await turn;
+    }
     const src = i * m.width;
     const dst = (m.top + i) * width + m.left;
     for (let j = 0; j < m.width; j++) if (m.data[src + j]) full[dst + j] = 255;
@@ -664,7 +695,99 @@ export interface SegmentResult {
   masks: BoxMask[];
 }
 
-/** Everything except the PNG encoding, synchronously. */
+/**
+ * What every instance's mask needs, worked out once per image: the kept detections, the
+ * mask coefficients' place in the head, and the prototype → image taps per axis.
+ */
+interface SegmentJob {
+  sel: SelectedDetections;
+  /** Kept detections in original pixels, same order as `sel`; masks are attached here. */
+  detections: Detection[];
+  head: Float32Array;
+  protos: Float32Array;
+  dims: [number, number, number];
+  cols: Taps;
+  rows: Taps;
+  threshold: number;
+  /** Offset of coefficient 0 of anchor a: v8 base + a (stride N), v5 a·width + base (stride 1). */
+  coeffAt: (a: number) => number;
+  coeffStride: number;
+  coeffs: Float32Array;
+  original: { width: number; height: number };
+  rle: boolean;
+}
+
+/** Options checked before any work: detect options, mask threshold. */
+function segmentOptions(
+  profile: ModelProfile,
+  opts: SegmentOptions,
+): { o: ResolvedDetectOptions; threshold: number } {
+  const o = resolveDetectOptions(opts, profile);
+  const threshold = logitOf(checkUnit('maskThreshold', opts.maskThreshold, 0.5, profile.model));
+  return { o, threshold };
+}
+
+function segmentJob(
+  output0: OutputTensor,
+  output1: OutputTensor,
+  sel: SelectedDetections,
+  threshold: number,
+  profile: ModelProfile,
+  geometry: LetterboxGeometry,
+  original: { width: number; height: number },
+  opts: SegmentOptions,
+): SegmentJob {
+  const dims = protoDims(output1, profile);
+  const detections = toDetections(sel, profile, geometry, original);
+  const [nm, mh, mw] = dims;
+  const mg = maskGeometry(mw, mh, original.width, original.height);
+  const head = output0.data;
+  const nc = profile.numClasses;
+  const v8 = profile.family === 'yolov8';
+  const anchorsTotal = v8 ? head.length / (4 + nc + nm) : head.length / (5 + nc + nm);
+  return {
+    sel,
+    detections,
+    head,
+    protos: output1.data,
+    dims,
+    cols: maskTaps(mw, mg.f, mg.x, original.width),
+    rows: maskTaps(mh, mg.f, mg.y, original.height),
+    threshold,
+    coeffAt: v8 ? (a) => (4 + nc) * anchorsTotal + a : (a) => a * (5 + nc + nm) + 5 + nc,
+    coeffStride: v8 ? anchorsTotal : 1,
+    coeffs: new Float32Array(nm),
+    original,
+    rle: opts.rle === true,
+  };
+}
+
+/** Instance j's mask on the image; its polygons (and RLE) go onto detections[j].mask. */
+function* segmentInstance(job: SegmentJob, j: number): Steps<BoxMask> {
+  const { coeffs, head, original } = job;
+  const base = job.coeffAt(job.sel.anchors[j]!);
+  for (let k = 0; k < coeffs.length; k++) coeffs[k] = head[base + k * job.coeffStride]!;
+  const det = job.detections[j]!;
+  const m = yield* instanceMask(
+    coeffs,
+    job.protos,
+    job.dims,
+    det.box,
+    job.cols,
+    job.rows,
+    job.threshold,
+  );
+  const contours = yield* contoursOfRuns(m.runs, m.width, m.height);
+  const polygons = contours.map((c) =>
+    c.points.map((p): [number, number] => [p[0] + m.left, p[1] + m.top]),
+  );
+  const mask: Mask = { polygon: polygons[0] ?? [], polygons, area: m.area };
+  if (job.rle) mask.rle = yield* rleSteps(m, original.width, original.height);
+  det.mask = mask;
+  return m;
+}
+
+/** Everything except the PNG encoding, synchronously (the whole image in one go). */
 export function decodeSegmentsSync(
   output0: OutputTensor,
   output1: OutputTensor,
@@ -673,48 +796,24 @@ export function decodeSegmentsSync(
   original: { width: number; height: number },
   opts: SegmentOptions = {},
 ): SegmentResult {
-  const o = resolveDetectOptions(opts, profile);
-  const threshold = logitOf(checkUnit('maskThreshold', opts.maskThreshold, 0.5, profile.model));
-  const dims = protoDims(output1, profile);
-  const sel: SelectedDetections = selectDetections(output0, profile, o);
-  const detections = toDetections(sel, profile, geometry, original);
-  const [nm, mh, mw] = dims;
-  const mg = maskGeometry(mw, mh, original.width, original.height);
-  const cols = maskTaps(mw, mg.f, mg.x, original.width);
-  const rows = maskTaps(mh, mg.f, mg.y, original.height);
-  const head = output0.data;
-  const v8 = profile.family === 'yolov8';
-  const anchorsTotal = v8
-    ? head.length / (4 + profile.numClasses + nm)
-    : head.length / (5 + profile.numClasses + nm);
-  const coeffs = new Float32Array(nm);
+  const { o, threshold } = segmentOptions(profile, opts);
+  protoDims(output1, profile);
+  const sel = selectDetections(output0, profile, o);
+  const job = segmentJob(output0, output1, sel, threshold, profile, geometry, original, opts);
+  const detections: Detection[] = [];
   const masks: BoxMask[] = [];
-  for (let j = 0; j < sel.count; j++) {
-    const a = sel.anchors[j]!;
-    if (v8) {
-      const base = (4 + profile.numClasses) * anchorsTotal + a;
-      for (let k = 0; k < nm; k++) coeffs[k] = head[base + k * anchorsTotal]!;
-    } else {
-      const base = a * (5 + profile.numClasses + nm) + 5 + profile.numClasses;
-      for (let k = 0; k < nm; k++) coeffs[k] = head[base + k]!;
-    }
-    const m = instanceMask(coeffs, output1.data, dims, detections[j]!.box, cols, rows, threshold);
+  for (let j = 0; j < job.sel.count; j++) {
+    const m = runToEnd(segmentInstance(job, j));
+    // Ultralytics keeps only the instances whose mask has a pixel set.
+    if (m.area === 0) continue;
+    detections.push(job.detections[j]!);
     masks.push(m);
-    const contours = contoursOfRuns(m.runs, m.width, m.height);
-    const polygons = contours.map((c) =>
-      c.points.map((p): [number, number] => [p[0] + m.left, p[1] + m.top]),
-    );
-    const mask: Mask = { polygon: polygons[0] ?? [], polygons, area: m.area };
-    if (opts.rle) mask.rle = boxMaskToRle(m, original.width, original.height);
-    detections[j]!.mask = mask;
   }
-  // Ultralytics keeps only the instances whose mask has a pixel set.
-  const keep = masks.map((m) => m.area > 0);
-  return {
-    detections: detections.filter((_, j) => keep[j]),
-    masks: masks.filter((_, j) => keep[j]),
-  };
+  return { detections, masks };
 }
+
+/** PNG encodings (libuv threads, a full-image buffer each) in flight at once. */
+const PNG_IN_FLIGHT = 4;
 
 /**
  * Decodes a segmentation model's outputs into detections with masks.
@@ -728,7 +827,10 @@ export function decodeSegmentsSync(
  * @returns Detections by descending score, each with `mask` (polygon, polygons, area, rle?, png?).
  *   `polygon` is the outer contour of the component with the most pixels; Ultralytics'
  *   masks2segments picks the contour with the most points instead, which is the same one
- *   unless a ragged small piece outnumbers it in vertices.
+ *   unless a ragged small piece outnumbers it in vertices. Selection and instances are
+ *   decoded in slices of about SLICE_MS (slices.ts) with a turn of the event loop between them, and each
+ *   mask's pixels are let go once its polygons, RLE and PNG are made: 1000 large masks on
+ *   a big image neither stall Node-RED nor pile up in memory.
  */
 export async function decodeSegments(
   output0: OutputTensor,
@@ -738,21 +840,35 @@ export async function decodeSegments(
   original: { width: number; height: number },
   opts: SegmentOptions = {},
 ): Promise<Detection[]> {
-  const { detections, masks } = decodeSegmentsSync(
-    output0,
-    output1,
-    profile,
-    geometry,
-    original,
-    opts,
-  );
-  if (opts.png) {
-    const pngs = await Promise.all(
-      masks.map((m) => boxMaskToPng(m, original.width, original.height)),
-    );
-    pngs.forEach((png, j) => {
-      detections[j]!.mask!.png = png;
-    });
+  const { o, threshold } = segmentOptions(profile, opts);
+  protoDims(output1, profile);
+  const pacer = new Pacer();
+  const sel = await selectDetectionsSliced(output0, profile, o, pacer);
+  const job = segmentJob(output0, output1, sel, threshold, profile, geometry, original, opts);
+  const detections: Detection[] = [];
+  const pngs: Promise<void>[] = [];
+  for (let j = 0; j < job.sel.count; j++) {
+    const m = await runInSlices(segmentInstance(job, j), pacer);
+    if (m.area > 0) {
+      const det = job.detections[j]!;
+      detections.push(det);
+      if (opts.png) {
+        // A bounded window: each encoding holds a full-image buffer until it is done.
+        if (pngs.length >= PNG_IN_FLIGHT) await pngs.shift();
+        const png = boxMaskToPng(m, original.width, original.height).then((buf) => {
+          det.mask!.png = buf;
+        });
+        // Awaited below; marked handled so a failure while an earlier one throws is no
+        // unhandled rejection.
+        png.catch(() => undefined);
+        pngs.push(png);
+      }
+    }
+    // The mask's pixels are dropped here (only its polygons / RLE stay), and large
+    // results are decoded in slices, so other messages and timers run in between.
+    const turn = pacer.pause();
+    if (turn) await turn;
   }
+  await Promise.all(pngs);
   return detections;
 }
