@@ -22,11 +22,12 @@ import {
   SERVER_OPTIONS,
   TASK_FIELDS,
   TASK_OPTIONS,
+  TRACK_OPTIONS,
   expected,
   type Schema,
   type TaskKind,
 } from '../shared/options';
-import { STYLE, healthForm, serverForm, taskForm } from './forms';
+import { STYLE, healthForm, serverForm, taskForm, trackForm } from './forms';
 
 export const NODE_TYPES = [
   'triton-server',
@@ -34,6 +35,7 @@ export const NODE_TYPES = [
   'triton-detect',
   'triton-segment',
   'triton-classify',
+  'triton-track',
 ] as const;
 export type NodeType = (typeof NODE_TYPES)[number];
 
@@ -67,7 +69,12 @@ function taskOf(type: NodeType): TaskKind | null {
 function schemaOf(type: NodeType): { schema: Schema; fields: readonly string[] } {
   const task = taskOf(type);
   if (task) return { schema: TASK_OPTIONS, fields: TASK_FIELDS[task] };
-  const schema = type === 'triton-server' ? SERVER_OPTIONS : HEALTH_OPTIONS;
+  const schema: Schema =
+    type === 'triton-server'
+      ? SERVER_OPTIONS
+      : type === 'triton-track'
+        ? TRACK_OPTIONS
+        : HEALTH_OPTIONS;
   return { schema, fields: Object.keys(schema) };
 }
 
@@ -85,7 +92,7 @@ export function catalog(type: NodeType, lang = 'en-US'): Record<string, Json> {
   for (const field of fields) {
     const rule = schema[field]!;
     if (rule.kind === 'boolean' || rule.kind === 'list' || field === 'version') continue;
-    if (rule.kind === 'string' && (rule.node || !rule.required)) continue;
+    if (rule.kind === 'string' && (rule.node || (!rule.required && !rule.pattern))) continue;
     const name = labels[field];
     if (typeof name !== 'string') throw new Error(`${type}: no label.${field} in the catalog`);
     validation[field] = `${name} must be ${expected(rule)}`;
@@ -134,6 +141,7 @@ export function help(type: NodeType, lang = 'en-US'): string {
 function template(type: NodeType): string {
   const task = taskOf(type);
   if (task) return taskForm(task);
+  if (type === 'triton-track') return trackForm();
   return type === 'triton-server' ? serverForm() : healthForm();
 }
 
@@ -171,6 +179,13 @@ export const NODE_META: Record<
     outputs: 1,
     paletteLabel: 'classify',
   },
+  'triton-track': {
+    category: 'Triton Vision',
+    color: '#A3D977',
+    inputs: 1,
+    outputs: 2,
+    paletteLabel: 'track',
+  },
 };
 
 const BEHAVIOUR = ['label', 'labelStyle', 'oneditprepare', 'oneditsave'];
@@ -200,6 +215,7 @@ export function registration(type: NodeType): string {
   if (type !== 'triton-server') lines.push(`icon: ${JSON.stringify(`${type}.svg`)},`);
   if (meta.paletteLabel) lines.push(`paletteLabel: ${JSON.stringify(meta.paletteLabel)},`);
   for (const key of BEHAVIOUR) lines.push(`${key}: d.${key},`);
+  if ((meta.outputs ?? 0) > 1) lines.push('outputLabels: d.outputLabels,');
   return `(function () {
   // The behaviour is in the editor library (nodes/triton-server.html, src/editor/browser).
   function register(lib) {

@@ -8,6 +8,7 @@ import {
   HEALTH_OPTIONS,
   SERVER_OPTIONS,
   TASK_OPTIONS,
+  TRACK_OPTIONS,
   type Schema,
   type TaskKind,
 } from '../shared/options';
@@ -190,6 +191,49 @@ export function serverForm(): string {
       `<label>&nbsp;</label><button type="button" class="red-ui-button" id="triton-server-test"><i class="fa fa-stethoscope"></i> <span data-i18n="triton-server.label.test"></span></button>` +
         `<div id="triton-server-test-result" class="triton-vision-result"></div>`,
     ),
+  ]);
+}
+
+/** A textarea of coordinates, one item per row (lines or zones). */
+function coordinates(c: Ctx, field: string, icon: string): string {
+  return row(
+    `${label(c, field, icon)}<textarea id="${c.prefix}-${field}" rows="3" style="width:70%; font-family: monospace;" data-i18n="[placeholder]${c.type}.placeholder.${field}"></textarea>`,
+  );
+}
+
+export function trackForm(): string {
+  const c: Ctx = { type: 'triton-track', prefix: 'node-input', schema: TRACK_OPTIONS };
+  return form([
+    text(c, 'name', 'fa-tag', { placeholder: true }),
+    text(c, 'streamProperty', 'fa-video-camera', { width: '70%' }),
+    tip(c, 'stream'),
+    text(c, 'trackThreshold', 'fa-sliders', { width: '80px' }),
+    text(c, 'matchThreshold', 'fa-object-group', { width: '80px' }),
+    text(c, 'lostBuffer', 'fa-history', {
+      width: '80px',
+      after: ` <span data-i18n="triton-track.label.frames"></span>`,
+    }),
+    text(c, 'frameRate', 'fa-film', {
+      width: '80px',
+      after: ` <span data-i18n="triton-track.label.fps"></span>`,
+    }),
+    coordinates(c, 'lines', 'fa-arrows-h'),
+    coordinates(c, 'zones', 'fa-square-o'),
+    tip(c, 'geometry'),
+    checkbox(c, 'annotate', 'fa-paint-brush'),
+    checkbox(c, 'crops', 'fa-crop'),
+    text(c, 'cropPadding', 'fa-expand', {
+      width: '80px',
+      cls: 'triton-track-crops',
+      after: ` <span data-i18n="triton-track.label.pixels"></span>`,
+    }),
+    text(c, 'cropMinSize', 'fa-compress', {
+      width: '80px',
+      cls: 'triton-track-crops',
+      after: ` <span data-i18n="triton-track.label.pixels"></span>`,
+    }),
+    checkbox(c, 'split', 'fa-th-large'),
+    tip(c, 'outputs'),
   ]);
 }
 

@@ -177,10 +177,16 @@ describe('editor (headless Chromium against a live Node-RED)', function () {
     if (profileDir) fs.rmSync(profileDir, { recursive: true, force: true });
   });
 
-  it('shows the four flow nodes in the Triton Vision palette category with their icons', async function () {
+  it('shows the five flow nodes in the Triton Vision palette category with their icons', async function () {
     const category = page.locator('.red-ui-palette-category', { hasText: 'Triton Vision' });
     await category.waitFor();
-    for (const type of ['triton-health', 'triton-detect', 'triton-segment', 'triton-classify']) {
+    for (const type of [
+      'triton-health',
+      'triton-detect',
+      'triton-segment',
+      'triton-classify',
+      'triton-track',
+    ]) {
       const node = category.locator(`.red-ui-palette-node[data-palette-type="${type}"]`);
       assert.equal(await node.count(), 1, `${type} is in the Triton Vision category`);
       const icon = await node
@@ -389,7 +395,7 @@ describe('editor (headless Chromium against a live Node-RED)', function () {
     // message would count as valid.
     const arity = (await page.evaluate(`(function () {
       var out = {};
-      ['triton-server', 'triton-health', 'triton-detect', 'triton-segment', 'triton-classify'].forEach(function (t) {
+      ['triton-server', 'triton-health', 'triton-detect', 'triton-segment', 'triton-classify', 'triton-track'].forEach(function (t) {
         var d = RED.nodes.getType(t).defaults;
         Object.keys(d).forEach(function (k) { if (d[k].validate) out[t + '.' + k] = d[k].validate.length; });
       });
