@@ -84,6 +84,8 @@ export function catalog(type: NodeType, lang = 'en-US'): Record<string, Json> {
   const out: Record<string, Json> = {};
   merge(out, readJson(path.join(dir, 'common.json')));
   if (taskOf(type)) merge(out, readJson(path.join(dir, 'task.json')));
+  // Stream mode (latest frame only / every Nth): its own fragment, shared by the task nodes.
+  if (taskOf(type)) merge(out, readJson(path.join(dir, 'task-stream.json')));
   merge(out, readJson(path.join(dir, `${type}.json`)));
   // One sentence per rule, from the schema: "<Label> must be <what>".
   const labels = (out.label ?? {}) as Record<string, string>;

@@ -141,7 +141,22 @@ export function taskForm(task: TaskKind): string {
     text(c, 'concurrency', 'fa-tasks', { width: '80px' }),
     text(c, 'queueLimit', 'fa-inbox', { width: '80px' }),
     select(c, 'dropPolicy', 'fa-random'),
+    ...streamRows(c),
   ]);
+}
+
+/** Stream mode: latest frame only / every Nth frame, per stream key (task nodes). */
+function streamRows(c: Ctx): string[] {
+  return [
+    select(c, 'streamMode', 'fa-video-camera'),
+    text(c, 'everyNth', 'fa-step-forward', {
+      width: '80px',
+      cls: 'triton-vision-stream-nth',
+      after: ` <span data-i18n="${c.type}.label.frames"></span>`,
+    }),
+    text(c, 'streamProperty', 'fa-key', { width: '70%', cls: 'triton-vision-stream-key' }),
+    tip(c, 'streamMode'),
+  ];
 }
 
 export function healthForm(): string {

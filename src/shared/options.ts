@@ -185,6 +185,27 @@ export const TASK_OPTIONS = {
     message: 'a whole number of at least 0',
   },
   dropPolicy: { kind: 'enum', default: 'oldest', values: ['oldest', 'newest', 'error'] },
+  /**
+   * Video streams: 'all' runs every message; 'latest' lets a newer frame of a stream replace
+   * its frame waiting in the queue (silently, counted); 'nth' runs every Nth frame per stream.
+   */
+  streamMode: { kind: 'enum', default: 'all', values: ['all', 'latest', 'nth'] },
+  everyNth: {
+    kind: 'number',
+    default: 2,
+    min: 1,
+    integer: true,
+    when: { field: 'streamMode', in: ['nth'] },
+    message: 'a whole number of at least 1',
+  },
+  /** The message property naming a message's stream (camera) in stream modes. */
+  streamProperty: {
+    kind: 'string',
+    default: 'topic',
+    required: true,
+    when: { field: 'streamMode', in: ['latest', 'nth'] },
+    message: 'a message property',
+  },
   version: { kind: 'number', default: CONFIG_VERSION, min: 0, integer: true, message: 'a version' },
 } as const satisfies Schema;
 
@@ -208,6 +229,9 @@ const COMMON_TASK: readonly TaskOption[] = [
   'concurrency',
   'queueLimit',
   'dropPolicy',
+  'streamMode',
+  'everyNth',
+  'streamProperty',
   'version',
 ];
 const THRESHOLDS: readonly TaskOption[] = ['confidence', 'iou', 'maxDetections', 'agnostic'];
