@@ -45,6 +45,7 @@ describe('the published package', function () {
       'triton-detect',
       'triton-segment',
       'triton-classify',
+      'triton-track',
     ]) {
       for (const f of [
         `nodes/${node}.js`,

@@ -23,11 +23,12 @@ import {
   SERVER_OPTIONS,
   TASK_FIELDS,
   TASK_OPTIONS,
+  TRACK_OPTIONS,
   expected,
   type Schema,
   type TaskKind,
 } from '../shared/options';
-import { STYLE, healthForm, modelForm, serverForm, taskForm } from './forms';
+import { STYLE, healthForm, modelForm, serverForm, taskForm, trackForm } from './forms';
 
 export const NODE_TYPES = [
   'triton-server',
@@ -36,6 +37,7 @@ export const NODE_TYPES = [
   'triton-segment',
   'triton-classify',
   'triton-model',
+  'triton-track',
 ] as const;
 export type NodeType = (typeof NODE_TYPES)[number];
 
@@ -69,12 +71,14 @@ function taskOf(type: NodeType): TaskKind | null {
 function schemaOf(type: NodeType): { schema: Schema; fields: readonly string[] } {
   const task = taskOf(type);
   if (task) return { schema: TASK_OPTIONS, fields: TASK_FIELDS[task] };
-  const schema =
+  const schema: Schema =
     type === 'triton-server'
       ? SERVER_OPTIONS
       : type === 'triton-model'
         ? MODEL_OPTIONS
-        : HEALTH_OPTIONS;
+        : type === 'triton-track'
+          ? TRACK_OPTIONS
+          : HEALTH_OPTIONS;
   return { schema, fields: Object.keys(schema) };
 }
 
@@ -84,6 +88,8 @@ export function catalog(type: NodeType, lang = 'en-US'): Record<string, Json> {
   const out: Record<string, Json> = {};
   merge(out, readJson(path.join(dir, 'common.json')));
   if (taskOf(type)) merge(out, readJson(path.join(dir, 'task.json')));
+  // Stream mode (latest frame only / every Nth): its own fragment, shared by the task nodes.
+  if (taskOf(type)) merge(out, readJson(path.join(dir, 'task-stream.json')));
   merge(out, readJson(path.join(dir, `${type}.json`)));
   // One sentence per rule, from the schema: "<Label> must be <what>".
   const labels = (out.label ?? {}) as Record<string, string>;
@@ -143,6 +149,7 @@ function template(type: NodeType): string {
   const task = taskOf(type);
   if (task) return taskForm(task);
   if (type === 'triton-model') return modelForm();
+  if (type === 'triton-track') return trackForm();
   return type === 'triton-server' ? serverForm() : healthForm();
 }
 
@@ -187,6 +194,13 @@ export const NODE_META: Record<
     outputs: 1,
     paletteLabel: 'model',
   },
+  'triton-track': {
+    category: 'Triton Vision',
+    color: '#A3D977',
+    inputs: 1,
+    outputs: 2,
+    paletteLabel: 'track',
+  },
 };
 
 const BEHAVIOUR = ['label', 'labelStyle', 'oneditprepare', 'oneditsave'];
@@ -216,6 +230,7 @@ export function registration(type: NodeType): string {
   if (type !== 'triton-server') lines.push(`icon: ${JSON.stringify(`${type}.svg`)},`);
   if (meta.paletteLabel) lines.push(`paletteLabel: ${JSON.stringify(meta.paletteLabel)},`);
   for (const key of BEHAVIOUR) lines.push(`${key}: d.${key},`);
+  if ((meta.outputs ?? 0) > 1) lines.push('outputLabels: d.outputLabels,');
   return `(function () {
   // The behaviour is in the editor library (nodes/triton-server.html, src/editor/browser).
   function register(lib) {

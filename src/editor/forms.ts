@@ -9,6 +9,7 @@ import {
   MODEL_OPTIONS,
   SERVER_OPTIONS,
   TASK_OPTIONS,
+  TRACK_OPTIONS,
   type Schema,
   type TaskKind,
 } from '../shared/options';
@@ -142,7 +143,22 @@ export function taskForm(task: TaskKind): string {
     text(c, 'concurrency', 'fa-tasks', { width: '80px' }),
     text(c, 'queueLimit', 'fa-inbox', { width: '80px' }),
     select(c, 'dropPolicy', 'fa-random'),
+    ...streamRows(c),
   ]);
+}
+
+/** Stream mode: latest frame only / every Nth frame, per stream key (task nodes). */
+function streamRows(c: Ctx): string[] {
+  return [
+    select(c, 'streamMode', 'fa-video-camera'),
+    text(c, 'everyNth', 'fa-step-forward', {
+      width: '80px',
+      cls: 'triton-vision-stream-nth',
+      after: ` <span data-i18n="${c.type}.label.frames"></span>`,
+    }),
+    text(c, 'streamProperty', 'fa-key', { width: '70%', cls: 'triton-vision-stream-key' }),
+    tip(c, 'streamMode'),
+  ];
 }
 
 export function healthForm(): string {
@@ -218,6 +234,49 @@ export function serverForm(): string {
       `<label>&nbsp;</label><button type="button" class="red-ui-button" id="triton-server-test"><i class="fa fa-stethoscope"></i> <span data-i18n="triton-server.label.test"></span></button>` +
         `<div id="triton-server-test-result" class="triton-vision-result"></div>`,
     ),
+  ]);
+}
+
+/** A textarea of coordinates, one item per row (lines or zones). */
+function coordinates(c: Ctx, field: string, icon: string): string {
+  return row(
+    `${label(c, field, icon)}<textarea id="${c.prefix}-${field}" rows="3" style="width:70%; font-family: monospace;" data-i18n="[placeholder]${c.type}.placeholder.${field}"></textarea>`,
+  );
+}
+
+export function trackForm(): string {
+  const c: Ctx = { type: 'triton-track', prefix: 'node-input', schema: TRACK_OPTIONS };
+  return form([
+    text(c, 'name', 'fa-tag', { placeholder: true }),
+    text(c, 'streamProperty', 'fa-video-camera', { width: '70%' }),
+    tip(c, 'stream'),
+    text(c, 'trackThreshold', 'fa-sliders', { width: '80px' }),
+    text(c, 'matchThreshold', 'fa-object-group', { width: '80px' }),
+    text(c, 'lostBuffer', 'fa-history', {
+      width: '80px',
+      after: ` <span data-i18n="triton-track.label.frames"></span>`,
+    }),
+    text(c, 'frameRate', 'fa-film', {
+      width: '80px',
+      after: ` <span data-i18n="triton-track.label.fps"></span>`,
+    }),
+    coordinates(c, 'lines', 'fa-arrows-h'),
+    coordinates(c, 'zones', 'fa-square-o'),
+    tip(c, 'geometry'),
+    checkbox(c, 'annotate', 'fa-paint-brush'),
+    checkbox(c, 'crops', 'fa-crop'),
+    text(c, 'cropPadding', 'fa-expand', {
+      width: '80px',
+      cls: 'triton-track-crops',
+      after: ` <span data-i18n="triton-track.label.pixels"></span>`,
+    }),
+    text(c, 'cropMinSize', 'fa-compress', {
+      width: '80px',
+      cls: 'triton-track-crops',
+      after: ` <span data-i18n="triton-track.label.pixels"></span>`,
+    }),
+    checkbox(c, 'split', 'fa-th-large'),
+    tip(c, 'outputs'),
   ]);
 }
 

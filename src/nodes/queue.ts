@@ -18,10 +18,15 @@ export interface QueueOptions {
    * waited longest, 'newest' drops the one that joined last, 'error' rejects the arrival.
    */
   dropPolicy: DropPolicy;
+  /**
+   * Stream mode "latest frame only": a job pushed with the key of a job already waiting takes
+   * that job's place in the line, and the one replaced ends through `onReplace` (no error).
+   */
+  latestPerKey?: boolean;
 }
 
 export interface QueueCounters {
-  /** Jobs pushed. */
+  /** Jobs pushed (= answered + dropped + replaced). */
   received: number;
   /** Jobs whose worker finished (successfully or not). */
   answered: number;
@@ -38,9 +43,15 @@ export interface QueueState {
 export type QueueWorker<T> = (job: T, signal: AbortSignal) => Promise<void>;
 /** Ends a job that will not run, with QUEUE_FULL or CANCELLED. */
 export type QueueDrop<T> = (job: T, err: TritonError) => void;
+/** Ends a job that a newer one of its stream replaced (latest-frame mode): not an error. */
+export type QueueReplace<T> = (job: T) => void;
 
 export class InputQueue<T> {
   private readonly waiting: T[] = [];
+  /** The stream key of each waiting job (same order), for latest-frame mode. */
+  private readonly keys: (string | undefined)[] = [];
+  /** Jobs replaced by a newer job of their stream while waiting (latest-frame mode). */
+  replaced = 0;
   private running = 0;
   private closed = false;
   private readonly abort = new AbortController();
@@ -53,6 +64,7 @@ export class InputQueue<T> {
     private readonly onDrop: QueueDrop<T>,
     /** Called after every change of running/waiting (for a status line). */
     private readonly onChange: (state: QueueState) => void = () => undefined,
+    private readonly onReplace: QueueReplace<T> = () => undefined,
   ) {
     if (!Number.isInteger(options.concurrency) || options.concurrency < 1) {
       throw new TritonError(
@@ -78,7 +90,8 @@ export class InputQueue<T> {
     return { running: this.running, waiting: this.waiting.length };
   }
 
-  push(job: T): void {
+  /** Queues a job; `key` names its stream (used by latest-frame mode only). */
+  push(job: T, key?: string): void {
     this.counters.received++;
     if (this.closed) {
       this.drop(job, this.cancelledError());
@@ -89,8 +102,24 @@ export class InputQueue<T> {
       this.changed();
       return;
     }
+    if (this.options.latestPerKey && key !== undefined) {
+      const at = this.keys.indexOf(key);
+      if (at >= 0) {
+        const older = this.waiting[at] as T;
+        this.waiting[at] = job;
+        this.replaced++;
+        try {
+          this.onReplace(older);
+        } catch {
+          // As for drops: a failing handler must not break the queue.
+        }
+        this.changed();
+        return;
+      }
+    }
     if (this.waiting.length < this.options.limit) {
       this.waiting.push(job);
+      this.keys.push(key);
       this.changed();
       return;
     }
@@ -101,7 +130,10 @@ export class InputQueue<T> {
       return;
     }
     const victim = dropPolicy === 'oldest' ? this.waiting.shift() : this.waiting.pop();
+    if (dropPolicy === 'oldest') this.keys.shift();
+    else this.keys.pop();
     this.waiting.push(job);
+    this.keys.push(key);
     this.drop(
       victim as T,
       this.fullError(
@@ -122,6 +154,7 @@ export class InputQueue<T> {
       this.closed = true;
       this.abort.abort();
       const pending = this.waiting.splice(0);
+      this.keys.splice(0);
       for (const job of pending) this.drop(job, this.cancelledError());
       this.changed();
     }
@@ -146,6 +179,7 @@ export class InputQueue<T> {
         this.running--;
         this.counters.answered++;
         const next = this.closed ? undefined : this.waiting.shift();
+        if (next !== undefined) this.keys.shift();
         if (next !== undefined) this.start(next);
         this.changed();
         if (this.running === 0 && this.waiting.length === 0) {
@@ -187,5 +221,35 @@ export class InputQueue<T> {
       'CANCELLED',
       'The node was stopped or redeployed before this message ran: send it again',
     );
+  }
+}
+
+/** Stream mode of a task node: every frame, the latest frame of each stream, or every Nth. */
+export type StreamMode = 'all' | 'latest' | 'nth';
+
+/**
+ * "Every Nth frame": per stream key, lets the 1st, (N+1)th, (2N+1)th... message through and
+ * counts the others as skipped. Keys are strings (a missing key is the stream '').
+ */
+export class EveryNth {
+  private readonly seen = new Map<string, number>();
+  skipped = 0;
+
+  constructor(readonly n: number) {
+    if (!Number.isInteger(n) || n < 1) {
+      throw new TritonError(
+        'INVALID_CONFIG',
+        `Every Nth must be a whole number of at least 1, got ${n}`,
+      );
+    }
+  }
+
+  /** Whether this message of stream `key` is processed. */
+  admit(key: string): boolean {
+    const count = this.seen.get(key) ?? 0;
+    this.seen.set(key, count + 1);
+    if (count % this.n === 0) return true;
+    this.skipped++;
+    return false;
   }
 }

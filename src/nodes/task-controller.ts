@@ -8,6 +8,7 @@ import { annotate } from '../vision/annotate';
 import { decodeImage } from '../vision/image';
 import { resolveProfile, runTask, type TaskOptions, type TaskResult } from '../vision/pipeline';
 import type { ImageInput, ModelProfile } from '../vision/types';
+import { TASK_OPTIONS, check, toNumber } from '../shared/options';
 import type { TaskConfig, TaskKind } from './config';
 import {
   backoffDelay,
@@ -20,7 +21,7 @@ import { LabelResolver, classIdsFor, relabel } from './labels';
 import { buildOutput } from './output';
 import { parseOverrides, taskOptions } from './overrides';
 import { previewDataUrl, previewTopic } from './preview';
-import { InputQueue, type QueueState } from './queue';
+import { EveryNth, InputQueue, type QueueState, type StreamMode } from './queue';
 import type { StatusText } from './status';
 import type { DoneFunction, Node, NodeAPI, NodeMessage, NodeStatus, SendFunction } from './types';
 
@@ -41,6 +42,9 @@ export class TaskController {
   private serverState: ConnectionState = 'connecting';
   private previewWarned = false;
   private readonly labels: LabelResolver;
+  /** Stream mode (latest frame only / every Nth frame) and its counters. */
+  private readonly stream: StreamSettings;
+  private readonly nth: EveryNth | undefined;
 
   constructor(
     private readonly node: Node,
@@ -58,15 +62,20 @@ export class TaskController {
       task,
       (text) => this.node.log(text),
     );
+    this.stream = streamSettings(config as unknown as Record<string, unknown>);
+    this.nth = this.stream.mode === 'nth' ? new EveryNth(this.stream.everyNth) : undefined;
     this.queue = new InputQueue(
       {
         concurrency: config.concurrency,
         limit: config.queueLimit,
         dropPolicy: config.dropPolicy,
+        latestPerKey: this.stream.mode === 'latest',
       },
       (job, signal) => this.handle(job.msg, job.send, job.done, signal),
       (job, err) => this.fail(err, job.done, false),
       (state) => this.showQueue(state),
+      // Latest frame only: the frame replaced ends quietly (no Catch), counted in the stats.
+      (job) => job.done(),
     );
   }
 
@@ -124,7 +133,50 @@ export class TaskController {
 
   /** The node's input handler: never throws, every message ends through done. */
   input(msg: NodeMessage, send: SendFunction, done: DoneFunction): void {
-    this.queue.push({ msg, send, done });
+    if (this.stream.mode === 'all') {
+      this.queue.push({ msg, send, done });
+      return;
+    }
+    const key = this.streamKey(msg);
+    if (this.nth && !this.nth.admit(key)) {
+      // Every Nth frame: the others end at once, without a result and without an error.
+      done();
+      return;
+    }
+    this.queue.push({ msg, send, done }, key);
+  }
+
+  /** Stream-mode counters: frames replaced in the queue, frames skipped (every Nth). */
+  get streamStats(): { mode: StreamMode; replaced: number; skipped: number } {
+    return {
+      mode: this.stream.mode,
+      replaced: this.queue.replaced,
+      skipped: this.nth?.skipped ?? 0,
+    };
+  }
+
+  private streamKey(msg: NodeMessage): string {
+    let raw: unknown;
+    try {
+      raw = this.RED.util.getMessageProperty(msg, this.stream.property);
+    } catch {
+      raw = undefined;
+    }
+    return raw === undefined || raw === null ? '' : String(raw);
+  }
+
+  /** msg.stream on results in a stream mode: the stream and the node's counters so far. */
+  private withStreamStats(out: NodeMessage): NodeMessage {
+    if (this.stream.mode !== 'all') out.stream = { key: this.streamKey(out), ...this.streamStats };
+    return out;
+  }
+
+  /** The green status after a result, with the stream-mode counter when one is on. */
+  private okStatus(ms: number): NodeStatus {
+    const { mode, replaced, skipped } = this.streamStats;
+    if (mode === 'latest') return this.status.dot('green', 'status.okReplaced', { ms, replaced });
+    if (mode === 'nth') return this.status.dot('green', 'status.okSkipped', { ms, skipped });
+    return this.status.dot('green', 'status.ok', { ms });
   }
 
   async close(): Promise<void> {
@@ -256,11 +308,13 @@ export class TaskController {
       this.connection.reportSuccess();
       if (model === this.config.model && this.phase !== 'ready') this.phase = 'ready';
       if (this.config.preview) await this.publishPreview(pixels, result);
-      send(buildOutput(msg, result, this.config.input, image, this.config.keepImage));
+      send(
+        this.withStreamStats(
+          buildOutput(msg, result, this.config.input, image, this.config.keepImage),
+        ),
+      );
       if (this.isQuietAfterThis()) {
-        this.setStatus(
-          this.status.dot('green', 'status.ok', { ms: Math.round(result.timings.totalMs) }),
-        );
+        this.setStatus(this.okStatus(Math.round(result.timings.totalMs)));
       }
       done();
     } catch (e) {
@@ -387,6 +441,37 @@ export class TaskController {
   get connectionState(): ConnectionState {
     return this.serverState;
   }
+}
+
+interface StreamSettings {
+  mode: StreamMode;
+  everyNth: number;
+  property: string;
+}
+
+/**
+ * The stream-mode settings of a task config, checked against their rules in
+ * src/shared/options.ts (missing ones take the defaults: a flow saved before stream modes).
+ */
+export function streamSettings(raw: Record<string, unknown>): StreamSettings {
+  const value = (field: 'streamMode' | 'everyNth' | 'streamProperty'): unknown => {
+    const v = raw[field];
+    if (v === undefined || v === null) return TASK_OPTIONS[field].default;
+    const problem = check(TASK_OPTIONS, field, v, (f) => raw[f] ?? TASK_OPTIONS.streamMode.default);
+    if (problem) {
+      throw new TritonError('INVALID_CONFIG', `${problem}: fix it in the node's settings`);
+    }
+    return v;
+  };
+  const mode = value('streamMode') as StreamMode;
+  return {
+    mode,
+    everyNth: mode === 'nth' ? toNumber(value('everyNth')) : 1,
+    property:
+      String(value('streamProperty'))
+        .trim()
+        .replace(/^msg\./, '') || 'topic',
+  };
 }
 
 /** Failures that a model replaced under the same name causes. */

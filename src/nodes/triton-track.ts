@@ -4,11 +4,10 @@
  * a second stage (joinable), and an annotated frame. One node serves several cameras, keyed by
  * `msg.topic` (or another property); `msg.reset` forgets a stream.
  *
- * Runtime only: not yet registered in package.json (its editor comes with the node editor
- * rebuild). Stream modes ("latest frame only", "every Nth frame") belong to that step too.
+ * Its options (defaults, ranges, sentences) are TRACK_OPTIONS in src/shared/options.ts; the
+ * editor is src/editor (forms.ts trackForm, browser/track.ts).
  */
 import { TritonError, toTritonError } from '../client/errors';
-import { BYTETRACK_DEFAULTS } from '../vision/track/bytetrack';
 import { annotateTracking } from '../vision/track/annotate';
 import { cropDetections, splitMessages } from '../vision/track/crops';
 import { parseGeometry } from '../vision/track/geometry';
@@ -20,6 +19,8 @@ import {
   type ZoneSpec,
 } from '../vision/track/streams';
 import type { ImageInput } from '../vision/types';
+import { CONFIG_VERSION, TRACK_OPTIONS, check, toNumber } from '../shared/options';
+import { boolField } from './config';
 import type {
   DoneFunction,
   Node,
@@ -47,58 +48,70 @@ export interface TrackNodeConfig {
   annotate: boolean;
 }
 
-function numberOr(value: unknown, fallback: number, name: string): number {
-  if (value === undefined || value === '' || value === null) return fallback;
-  const n = typeof value === 'number' ? value : Number(value);
-  if (!Number.isFinite(n)) {
-    throw new TritonError('INVALID_CONFIG', `${name} must be a number, got '${String(value)}'`);
+type TrackField = keyof typeof TRACK_OPTIONS;
+
+/**
+ * One saved value checked against its rule in src/shared/options.ts (the editor's rule, with
+ * its sentence); missing values take the schema's default, as a flow saved before the field
+ * existed expects.
+ */
+function field(def: Record<string, unknown>, name: TrackField): unknown {
+  const rule = TRACK_OPTIONS[name];
+  const value = def[name];
+  if (value === undefined || value === null) return rule.default;
+  const problem = check(TRACK_OPTIONS, name, value);
+  if (problem) {
+    throw new TritonError('INVALID_CONFIG', `${problem}: fix it in the node's settings`);
   }
-  return n;
+  return rule.kind === 'number' ? toNumber(value) : value;
 }
 
-/** Lines / zones from the editor: an array, or text with one `x1,y1,x2,y2,...` per line. */
+/** Lines / zones from the editor: text with one `x1,y1,x2,y2,...` per row, or an array. */
 function geometryList(value: unknown): unknown[] {
-  if (value === undefined || value === null || value === '') return [];
   if (Array.isArray(value)) return value;
-  if (typeof value === 'string') {
-    return value
-      .split('\n')
-      .map((s) => s.trim())
-      .filter(Boolean);
-  }
-  throw new TritonError('INVALID_CONFIG', 'lines and zones must be lists');
+  return String(value)
+    .split('\n')
+    .map((s) => s.trim())
+    .filter(Boolean);
 }
 
 /** Reads and checks the node's settings (defaults: supervision 0.29.1's ByteTrack). */
 export function trackNodeSettings(def: Record<string, unknown>): TrackNodeConfig {
-  const { lines, zones } = parseGeometry({
-    lines: geometryList(def.lines),
-    zones: geometryList(def.zones),
-  });
+  const version = Number(def.version ?? CONFIG_VERSION);
+  if (Number.isFinite(version) && version > CONFIG_VERSION) {
+    throw new TritonError(
+      'INVALID_CONFIG',
+      `This triton-track node was saved by a newer release (config version ${String(def.version)}); ` +
+        'update node-red-contrib-triton-vision',
+    );
+  }
+  const text = (name: 'lines' | 'zones'): unknown =>
+    Array.isArray(def[name]) ? def[name] : field(def, name);
+  let geometry: { lines: LineSpec[]; zones: ZoneSpec[] };
+  try {
+    geometry = parseGeometry({
+      lines: geometryList(text('lines')),
+      zones: geometryList(text('zones')),
+    });
+  } catch (e) {
+    const err = toTritonError(e, 'INVALID_CONFIG');
+    throw new TritonError('INVALID_CONFIG', `${err.message}: fix it in the node's settings`);
+  }
+  const streamProperty = String(field(def, 'streamProperty'))
+    .trim()
+    .replace(/^msg\./, '');
   const config: TrackNodeConfig = {
-    trackThreshold: numberOr(
-      def.trackThreshold,
-      BYTETRACK_DEFAULTS.trackActivationThreshold,
-      'Track threshold',
-    ),
-    matchThreshold: numberOr(
-      def.matchThreshold,
-      BYTETRACK_DEFAULTS.minimumMatchingThreshold,
-      'Match threshold',
-    ),
-    lostBuffer: numberOr(def.lostBuffer, BYTETRACK_DEFAULTS.lostTrackBuffer, 'Lost-track buffer'),
-    frameRate: numberOr(def.frameRate, BYTETRACK_DEFAULTS.frameRate, 'Frame rate'),
-    lines,
-    zones,
-    streamProperty:
-      typeof def.streamProperty === 'string' && def.streamProperty.trim() !== ''
-        ? def.streamProperty.trim()
-        : 'topic',
-    crops: def.crops === true,
-    cropPadding: numberOr(def.cropPadding, 0, 'Crop padding'),
-    cropMinSize: numberOr(def.cropMinSize, 1, 'Crop minimum size'),
-    split: def.split === true,
-    annotate: def.annotate === true,
+    trackThreshold: field(def, 'trackThreshold') as number,
+    matchThreshold: field(def, 'matchThreshold') as number,
+    lostBuffer: field(def, 'lostBuffer') as number,
+    frameRate: field(def, 'frameRate') as number,
+    ...geometry,
+    streamProperty,
+    crops: boolField(def.crops),
+    cropPadding: field(def, 'cropPadding') as number,
+    cropMinSize: field(def, 'cropMinSize') as number,
+    split: boolField(def.split),
+    annotate: boolField(def.annotate),
   };
   // Validates thresholds and geometry now, at deploy.
   new MultiStreamTracker(trackerConfig(config));
@@ -217,17 +230,16 @@ export class TrackController {
           })) as NodeMessage[])
         : msg;
       send([first, events] as never);
-      const counts = frame.lines.map((l) => `${l.in}/${l.out}`).join(' ');
-      const inside = frame.zones.map((z) => z.count).join(' ');
-      this.status({
-        fill: 'green',
-        shape: 'dot',
-        text: this.text('status.tracking', {
-          tracks: frame.detections.length,
-          lines: counts,
-          zones: inside,
-        }),
-      });
+      const parts = [this.text('status.tracking', { tracks: frame.detections.length })];
+      if (frame.lines.length > 0) {
+        const counts = frame.lines.map((l) => `${l.in}/${l.out}`).join(' ');
+        parts.push(this.text('status.lines', { counts }));
+      }
+      if (frame.zones.length > 0) {
+        const counts = frame.zones.map((z) => z.count).join(' ');
+        parts.push(this.text('status.zones', { counts }));
+      }
+      this.status({ fill: 'green', shape: 'dot', text: parts.join(' · ') });
       done();
     } catch (err) {
       const e = toTritonError(err, 'INVALID_INPUT');

@@ -246,6 +246,27 @@ export const TASK_OPTIONS = {
     message: 'a whole number of at least 0',
   },
   dropPolicy: { kind: 'enum', default: 'oldest', values: ['oldest', 'newest', 'error'] },
+  /**
+   * Video streams: 'all' runs every message; 'latest' lets a newer frame of a stream replace
+   * its frame waiting in the queue (silently, counted); 'nth' runs every Nth frame per stream.
+   */
+  streamMode: { kind: 'enum', default: 'all', values: ['all', 'latest', 'nth'] },
+  everyNth: {
+    kind: 'number',
+    default: 2,
+    min: 1,
+    integer: true,
+    when: { field: 'streamMode', in: ['nth'] },
+    message: 'a whole number of at least 1',
+  },
+  /** The message property naming a message's stream (camera) in stream modes. */
+  streamProperty: {
+    kind: 'string',
+    default: 'topic',
+    required: true,
+    when: { field: 'streamMode', in: ['latest', 'nth'] },
+    message: 'a message property',
+  },
   version: { kind: 'number', default: CONFIG_VERSION, min: 0, integer: true, message: 'a version' },
 } as const satisfies Schema;
 
@@ -270,6 +291,9 @@ const COMMON_TASK: readonly TaskOption[] = [
   'concurrency',
   'queueLimit',
   'dropPolicy',
+  'streamMode',
+  'everyNth',
+  'streamProperty',
   'version',
 ];
 const THRESHOLDS: readonly TaskOption[] = ['confidence', 'iou', 'maxDetections', 'agnostic'];
@@ -280,6 +304,86 @@ export const TASK_FIELDS: Record<TaskKind, readonly TaskOption[]> = {
   segment: [...COMMON_TASK, ...THRESHOLDS, 'maskFormat'],
   classify: [...COMMON_TASK, 'topK', 'preprocess'],
 };
+
+/** A number as typed in a coordinates field, and the comma between two (spaces allowed). */
+const NUM = String.raw`[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?`;
+const SEP = String.raw`[ \t]*,[ \t]*`;
+/**
+ * Text with one item per line (blank lines allowed), each item matching `item`. Written so
+ * that every character has one way to match (no nested optional spaces: no backtracking blow-up).
+ */
+const perLine = (item: string): RegExp =>
+  new RegExp(String.raw`^(?:[ \t]*(?:(?:${item})[ \t]*)?(?:\r?\n|$))*$`);
+/** Counting lines: one `x1,y1,x2,y2` per line. */
+export const LINES_PATTERN = perLine(`${NUM}(?:${SEP}${NUM}){3}`);
+/** Polygon zones: one `x1,y1,x2,y2,x3,y3,...` (3 points or more) per line. */
+export const ZONES_PATTERN = perLine(`${NUM}${SEP}${NUM}(?:${SEP}${NUM}${SEP}${NUM}){2,}`);
+
+/** The triton-track node (defaults: supervision 0.29.1's ByteTrack, LineZone, PolygonZone). */
+export const TRACK_OPTIONS = {
+  name: { kind: 'string', default: '' },
+  streamProperty: {
+    kind: 'string',
+    default: 'topic',
+    required: true,
+    message: 'a message property',
+  },
+  trackThreshold: {
+    kind: 'number',
+    default: 0.25,
+    min: 0,
+    max: 1,
+    message: 'a number from 0 to 1',
+  },
+  matchThreshold: {
+    kind: 'number',
+    default: 0.8,
+    min: 0,
+    max: 1,
+    message: 'a number from 0 to 1',
+  },
+  lostBuffer: {
+    kind: 'number',
+    default: 30,
+    min: 0,
+    integer: true,
+    message: 'a whole number of frames, 0 or more',
+  },
+  frameRate: {
+    kind: 'number',
+    default: 30,
+    min: 0.001,
+    message: 'a number of frames per second above 0',
+  },
+  lines: {
+    kind: 'string',
+    default: '',
+    pattern: LINES_PATTERN,
+    message: 'one line x1,y1,x2,y2 (4 numbers) per row',
+  },
+  zones: {
+    kind: 'string',
+    default: '',
+    pattern: ZONES_PATTERN,
+    message: 'one polygon x1,y1,x2,y2,x3,y3,... (3 points or more) per row',
+  },
+  annotate: { kind: 'boolean', default: false },
+  crops: { kind: 'boolean', default: false },
+  cropPadding: {
+    kind: 'number',
+    default: 0,
+    min: 0,
+    message: 'a number of pixels, 0 or more',
+  },
+  cropMinSize: {
+    kind: 'number',
+    default: 1,
+    min: 1,
+    message: 'a number of pixels, 1 or more',
+  },
+  split: { kind: 'boolean', default: false },
+  version: { kind: 'number', default: CONFIG_VERSION, min: 0, integer: true, message: 'a version' },
+} as const satisfies Schema;
 
 /** Default values of a schema (fresh arrays). */
 export function defaultsOf<S extends Schema>(schema: S): { [K in keyof S]: S[K]['default'] } {

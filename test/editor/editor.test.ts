@@ -177,10 +177,16 @@ describe('editor (headless Chromium against a live Node-RED)', function () {
     if (profileDir) fs.rmSync(profileDir, { recursive: true, force: true });
   });
 
-  it('shows the four flow nodes in the Triton Vision palette category with their icons', async function () {
+  it('shows the five flow nodes in the Triton Vision palette category with their icons', async function () {
     const category = page.locator('.red-ui-palette-category', { hasText: 'Triton Vision' });
     await category.waitFor();
-    for (const type of ['triton-health', 'triton-detect', 'triton-segment', 'triton-classify']) {
+    for (const type of [
+      'triton-health',
+      'triton-detect',
+      'triton-segment',
+      'triton-classify',
+      'triton-track',
+    ]) {
       const node = category.locator(`.red-ui-palette-node[data-palette-type="${type}"]`);
       assert.equal(await node.count(), 1, `${type} is in the Triton Vision category`);
       const icon = await node
@@ -397,7 +403,7 @@ describe('editor (headless Chromium against a live Node-RED)', function () {
     // message would count as valid.
     const arity = (await page.evaluate(`(function () {
       var out = {};
-      ['triton-server', 'triton-health', 'triton-detect', 'triton-segment', 'triton-classify'].forEach(function (t) {
+      ['triton-server', 'triton-health', 'triton-detect', 'triton-segment', 'triton-classify', 'triton-track'].forEach(function (t) {
         var d = RED.nodes.getType(t).defaults;
         Object.keys(d).forEach(function (k) { if (d[k].validate) out[t + '.' + k] = d[k].validate.length; });
       });
@@ -571,5 +577,92 @@ describe('editor (headless Chromium against a live Node-RED)', function () {
     await page.locator('#node-config-dialog-cancel').click();
     await page.locator('#node-dialog-cancel').click();
     await page.locator('#node-input-server').waitFor({ state: 'detached' });
+  });
+
+  it('track dialog: coordinates written wrong get a red border and the reason; stream mode rows follow the mode', async function () {
+    await page.evaluate(`(function () {
+      // As the palette adds it: every field at its default.
+      var d = RED.nodes.getType('triton-track').defaults;
+      var n = { id: 'track', type: 'triton-track', x: 420, y: 460, z: RED.workspaces.active(), wires: [[], []] };
+      Object.keys(d).forEach(function (k) { n[k] = d[k].value; });
+      RED.nodes.import([n]);
+      RED.view.redraw(true);
+    })()`);
+    await page.locator('[id="track"] .red-ui-flow-node').first().dblclick();
+    const lines = page.locator('#node-input-lines');
+    await lines.waitFor();
+    const zones = page.locator('#node-input-zones');
+    const marked = async (el: Locator, red: boolean): Promise<void> => {
+      const handle = await el.elementHandle();
+      await page.waitForFunction(
+        ([e, want]) =>
+          (e as unknown as { classList: { contains(c: string): boolean } }).classList.contains(
+            'input-error',
+          ) === want,
+        [handle, red] as const,
+      );
+    };
+    await lines.fill('320,0,320');
+    await lines.dispatchEvent('change');
+    await marked(lines, true);
+    await lines.hover();
+    await page
+      .locator('.red-ui-popover', {
+        hasText: /Lines must be one line x1,y1,x2,y2 \(4 numbers\) per row/,
+      })
+      .first()
+      .waitFor();
+    await zones.fill('0,0,10,0');
+    await zones.dispatchEvent('change');
+    await marked(zones, true);
+    await page
+      .locator('.red-ui-tray')
+      .last()
+      .screenshot({ path: path.join(ARTIFACTS, 'editor-invalid-track.png') });
+    await lines.fill('320,0,320,360\n0,200,640,200');
+    await lines.dispatchEvent('change');
+    await marked(lines, false);
+    await zones.fill('100,100,300,100,300,300,100,300');
+    await zones.dispatchEvent('change');
+    await marked(zones, false);
+    // Crop rows show only with crops on.
+    assert.equal(await page.locator('#node-input-cropPadding').isVisible(), false);
+    await page.locator('#node-input-crops').check();
+    assert.equal(await page.locator('#node-input-cropPadding').isVisible(), true);
+    await page.locator('#node-dialog-ok').click();
+    await lines.waitFor({ state: 'detached' });
+    assert.deepEqual(
+      await page.evaluate(
+        `[RED.nodes.node('track').valid, RED.nodes.node('track').validationErrors]`,
+      ),
+      [true, []],
+    );
+    assert.equal(
+      await page.evaluate(`RED.nodes.node('track').lines`),
+      '320,0,320,360\n0,200,640,200',
+    );
+
+    // The detect dialog: N only for every Nth frame, the stream key for both stream modes.
+    const [id] = (await page.evaluate(
+      "RED.nodes.filterNodes({ type: 'triton-detect' }).map(function (n) { return n.id; })",
+    )) as string[];
+    await page.locator(`[id="${id}"] .red-ui-flow-node`).first().dblclick();
+    const mode = page.locator('#node-input-streamMode');
+    await mode.waitFor();
+    const nth = page.locator('#node-input-everyNth');
+    assert.equal(await nth.isVisible(), false);
+    await mode.selectOption('nth');
+    assert.equal(await nth.isVisible(), true);
+    await nth.fill('0');
+    await nth.dispatchEvent('change');
+    await marked(nth, true);
+    await nth.fill('3');
+    await nth.dispatchEvent('change');
+    await marked(nth, false);
+    await mode.selectOption('latest');
+    assert.equal(await nth.isVisible(), false);
+    await page.locator('#node-dialog-cancel').click();
+    await mode.waitFor({ state: 'detached' });
+    assert.deepEqual(pageErrors, [], 'no script errors in the editor');
   });
 });

@@ -175,14 +175,124 @@ describe('example flows and the npm start demo, deployed to a live Node-RED', fu
     assert.doesNotMatch(red.output().slice(logFrom), /\[error\]|missing types/i);
   }
 
-  it('ships four examples, each deployable JSON', function () {
+  it('ships six examples, each deployable JSON', function () {
     const names = fs.readdirSync(path.join(ROOT, 'examples')).filter((f) => f.endsWith('.json'));
     assert.deepEqual(names.sort(), [
       'classify-top5.json',
       'detect-and-annotate.json',
       'health-monitor.json',
       'segment-mask-png.json',
+      'track-line-counting.json',
+      'track-zone-dashboard.json',
     ]);
+  });
+
+  it('track-line-counting: the cup on the generated belt gets one track id and crosses the line once, in', async function () {
+    const logFrom = red.output().length;
+    const since = await deploy(onTab(example('track-line-counting.json'), 'ex-track-tab'));
+    await comms.waitFor(
+      since,
+      statusOf('ex-track-detect', (s) => s.fill === 'green'),
+      'the detect node to be ready',
+    );
+    await inject('ex-track-start');
+    // The belt sends 31 frames; the track node sends its counts for every one of them.
+    const frames = await comms.waitFor(since, debugFrom('ex-track-counts'), 'line counts', 31);
+    const counts = frames.map(
+      (m) =>
+        shown<{ name: string; in: number; out: number; inPerClass: object; outPerClass: object }[]>(
+          m,
+        )[0]!,
+    );
+    // The cup (x from 51 to 178 px right of the photo's left edge, as YOLOX-nano finds it) is
+    // wholly left of x = 320 in the first frames and wholly right of it in the last: one
+    // crossing, left to right, which is `in` for a line drawn top to bottom.
+    assert.deepEqual(counts[0], {
+      in: 0,
+      out: 0,
+      name: counts[0]!.name,
+      inPerClass: {},
+      outPerClass: {},
+    });
+    assert.equal(counts[30]!.in, 1, JSON.stringify(counts.map((c) => c.in)));
+    assert.equal(counts[30]!.out, 0);
+    assert.deepEqual(counts[30]!.inPerClass, { cup: 1 });
+    // Counts never go back.
+    for (let i = 1; i < counts.length; i++) assert.ok(counts[i]!.in >= counts[i - 1]!.in);
+    const [event] = await comms.waitFor(since, debugFrom('ex-track-crossings'), 'the crossing');
+    const crossing = shown<{ type: string; direction: string; label: string; trackId: number }>(
+      event!,
+    );
+    assert.deepEqual(
+      [crossing.type, crossing.direction, crossing.label, crossing.trackId],
+      ['crossed', 'in', 'cup', 1],
+    );
+    assert.equal(comms.since(since, debugFrom('ex-track-crossings')).length, 1, 'one crossing');
+    assertNoNodeErrors(since, logFrom);
+  });
+
+  it('track-zone-dashboard: its comment names @flowfuse/node-red-dashboard; deployed (its widgets as debug nodes when the package is absent) it counts the person in the zone', async function () {
+    const flow = example('track-zone-dashboard.json');
+    const about = flow.find((n) => n.type === 'comment');
+    assert.match(String(about?.info), /@flowfuse\/node-red-dashboard/);
+    let installed = true;
+    try {
+      require.resolve('@flowfuse/node-red-dashboard/package.json');
+    } catch {
+      installed = false;
+    }
+    // Without the dashboard package (as in CI), its widgets become debug nodes of the same ids
+    // and its config nodes go: the rest of the flow is deployed and checked as shipped.
+    const ui = (n: FlowNode): boolean => n.type.startsWith('ui-');
+    const deployed = installed
+      ? flow
+      : flow
+          .filter((n) => !ui(n) || 'x' in n)
+          .map((n) =>
+            ui(n)
+              ? {
+                  id: n.id,
+                  type: 'debug',
+                  name: n.name,
+                  active: true,
+                  tosidebar: true,
+                  complete: 'payload',
+                  targetType: 'msg',
+                  x: n.x,
+                  y: n.y,
+                  wires: [],
+                }
+              : n,
+          );
+    const logFrom = red.output().length;
+    const since = await deploy(onTab(deployed, 'ex-zone-tab'));
+    await comms.waitFor(
+      since,
+      statusOf('ex-zone-detect', (s) => s.fill === 'green'),
+      'the detect node to be ready',
+    );
+    if (!installed) {
+      await inject('ex-zone-start');
+      // The astronaut walks through the doorway: one entry, and one person inside meanwhile.
+      const [entered] = await comms.waitFor(since, debugFrom('ex-zone-entered'), 'an entry');
+      assert.equal(shown<number>(entered!), 1);
+      const inside = await comms.waitFor(
+        since,
+        (m) => debugFrom('ex-zone-now')(m) && shown<number>(m) === 1,
+        'one person in the zone',
+      );
+      assert.equal(inside.length, 1);
+      const [picture] = await comms.waitFor(since, debugFrom('ex-zone-picture'), 'a frame');
+      // A debug node shows a string as it is (not JSON-encoded).
+      assert.match(String(picture!.data.msg), /^data:image\/jpeg;base64,/);
+      // Never more than one person inside: there is one.
+      const counts = comms.since(since, debugFrom('ex-zone-now')).map((m) => shown<number>(m));
+      assert.ok(
+        counts.every((c) => c === 0 || c === 1),
+        counts.join(),
+      );
+    }
+    assertNoNodeErrors(since, logFrom);
   });
 
   it('detect-and-annotate: finds the cat and serves the annotated JPEG at /triton-vision/annotated', async function () {

@@ -48,6 +48,8 @@ export function labelOf(n: FlowNode): string {
   switch (n.type) {
     case 'triton-health':
       return 'triton health';
+    case 'triton-track':
+      return 'track';
     case 'http in':
       return `[${String(n.method)}] ${String(n.url)}`;
     case 'http response':

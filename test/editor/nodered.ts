@@ -17,6 +17,7 @@ const NODE_TYPES = [
   'triton-detect',
   'triton-segment',
   'triton-classify',
+  'triton-track',
 ];
 
 export interface NodeRedHandle {

@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import * as ts from 'typescript';
 import { LocalClient } from '../../src/client/local';
 import { NODE_TYPES, catalog, help } from '../../src/editor/assemble';
-import { healthForm, modelForm, serverForm, taskForm } from '../../src/editor/forms';
+import { healthForm, modelForm, serverForm, taskForm, trackForm } from '../../src/editor/forms';
 import { listModels, testConnection } from '../../src/nodes/admin';
 import { clientOptions, replicaEndpoints } from '../../src/nodes/connection';
 import {
@@ -19,12 +19,14 @@ import {
   modelNodeSettings,
   taskSettings,
 } from '../../src/nodes/config';
+import { trackNodeSettings } from '../../src/nodes/triton-track';
 import { shortModelName, taskLabel } from '../../src/shared/labels';
 import {
   HEALTH_OPTIONS,
   MODEL_OPTIONS,
   SERVER_OPTIONS,
   TASK_OPTIONS,
+  TRACK_OPTIONS,
   check,
   defaultsOf,
   isValid,
@@ -68,6 +70,7 @@ const SCHEMAS: Record<string, Schema> = {
   'triton-segment': TASK_OPTIONS,
   'triton-classify': TASK_OPTIONS,
   'triton-model': MODEL_OPTIONS,
+  'triton-track': TRACK_OPTIONS,
 };
 
 describe('editor sources: one definition of each fact', function () {
@@ -114,6 +117,7 @@ describe('editor sources: one definition of each fact', function () {
         'triton-segment': taskForm('segment'),
         'triton-classify': taskForm('classify'),
         'triton-model': modelForm(),
+        'triton-track': trackForm(),
       };
       for (const type of NODE_TYPES) {
         const cat = catalog(type) as Record<string, unknown>;
@@ -288,7 +292,10 @@ describe('editor sources: one definition of each fact', function () {
         assert.ok(reg!.keys.includes('category'));
         const schema = SCHEMAS[type]!;
         const expectedFields =
-          type === 'triton-server' || type === 'triton-health' || type === 'triton-model'
+          type === 'triton-server' ||
+          type === 'triton-health' ||
+          type === 'triton-model' ||
+          type === 'triton-track'
             ? Object.keys(schema)
             : TASK_FIELDS[type.slice('triton-'.length) as TaskKind];
         assert.deepEqual([...reg!.defaults].sort(), [...expectedFields].sort(), type);
@@ -338,6 +345,85 @@ describe('editor sources: one definition of each fact', function () {
       assert.equal(check(SERVER_OPTIONS, 'host', '', mode('local')), null);
     });
 
+    it('triton-track: the runtime fills an empty config with supervision 0.29.1’s defaults', function () {
+      const t = trackNodeSettings({});
+      // sv.ByteTrack(track_activation_threshold=0.25, lost_track_buffer=30,
+      // minimum_matching_threshold=0.8, frame_rate=30)
+      assert.deepEqual(
+        [t.trackThreshold, t.lostBuffer, t.matchThreshold, t.frameRate, t.streamProperty],
+        [0.25, 30, 0.8, 30, 'topic'],
+      );
+      assert.deepEqual(
+        [t.lines, t.zones, t.crops, t.split, t.annotate],
+        [[], [], false, false, false],
+      );
+      const d = defaultsOf(TRACK_OPTIONS);
+      assert.deepEqual(
+        [d.trackThreshold, d.lostBuffer, d.matchThreshold, d.frameRate],
+        [0.25, 30, 0.8, 30],
+      );
+    });
+
+    it('triton-track: bad coordinates are red in the editor and refused by the runtime, with the same sentence', function () {
+      const goodLines = ['', '100,0,100,300', ' 1 , 2,3.5,-4 \n\n10,0,10,300\n', '1e2,0,100,2.5e2'];
+      const badLines = [
+        '1,2,3',
+        '1,2,3,4,5',
+        'a,b,c,d',
+        '100,0,100,300\n1,2',
+        '1;2;3;4',
+        '0x10,0,1,1',
+      ];
+      const goodZones = ['', '0,0,10,0,10,10', '0,0,10,0,10,10,0,10\n5,5,6,5,6,6'];
+      const badZones = ['0,0,10,0', '0,0,10,0,10', '1,2,3,4,5,6,7', 'x'];
+      for (const v of goodLines) assert.equal(check(TRACK_OPTIONS, 'lines', v), null, v);
+      for (const v of goodZones) assert.equal(check(TRACK_OPTIONS, 'zones', v), null, v);
+      for (const [field, values] of [
+        ['lines', badLines],
+        ['zones', badZones],
+      ] as const) {
+        for (const v of values) {
+          const rule: Rule = TRACK_OPTIONS[field];
+          assert.equal(isValid(rule, v), false, `${field}=${v}`);
+          assert.throws(
+            () => trackNodeSettings({ [field]: v }),
+            (e: { code?: string; message?: string }) =>
+              e.code === 'INVALID_CONFIG' &&
+              e.message!.includes(`'${field}' must be ${rule.message}`),
+            `${field}=${v}`,
+          );
+        }
+      }
+      // Good text reaches the tracker as geometry.
+      const t = trackNodeSettings({
+        lines: '100,0,100,300\n\n0,50,640,50',
+        zones: '0,0,10,0,10,10',
+      });
+      assert.equal(t.lines.length, 2);
+      assert.deepEqual(t.lines[0], { start: { x: 100, y: 0 }, end: { x: 100, y: 300 } });
+      assert.equal(t.zones[0]!.polygon.length, 3);
+      const bad: [string, unknown][] = [
+        ['trackThreshold', '1.5'],
+        ['matchThreshold', -0.1],
+        ['lostBuffer', '2.5'],
+        ['frameRate', 0],
+        ['cropPadding', '-1'],
+        ['cropMinSize', '0'],
+        ['streamProperty', ' '],
+      ];
+      for (const [field, value] of bad) {
+        const rule: Rule = TRACK_OPTIONS[field as keyof typeof TRACK_OPTIONS];
+        assert.equal(isValid(rule, value), false, `${field}=${String(value)}`);
+        assert.throws(
+          () => trackNodeSettings({ [field]: value }),
+          (e: { code?: string; message?: string }) =>
+            e.code === 'INVALID_CONFIG' &&
+            e.message!.includes(`'${field}' must be ${rule.message}`),
+          field,
+        );
+      }
+    });
+
     it('every Triton node of the examples and the demo flow holds valid values', function () {
       const flows: [string, FlowNode[]][] = [...examples(), ['npm start demo', demo()]];
       let checked = 0;
@@ -351,6 +437,7 @@ describe('editor sources: one definition of each fact', function () {
           // And the runtime accepts them.
           if (node.type === 'triton-health') healthSettings(node);
           else if (node.type === 'triton-model') modelNodeSettings(node);
+          else if (node.type === 'triton-track') trackNodeSettings(node);
           else if (node.type !== 'triton-server') taskSettings(node);
           checked++;
         }

@@ -337,6 +337,7 @@ describe('installing the packed package into a fresh Node-RED user directory', f
       'triton-health',
       'triton-segment',
       'triton-server',
+      'triton-track',
     ]);
     for (const s of ours) assert.equal(s.err, undefined, s.err);
     ws = new WebSocket(`ws://127.0.0.1:${port}/comms`);
@@ -387,6 +388,8 @@ describe('installing the packed package into a fresh Node-RED user directory', f
       'detect-and-annotate',
       'health-monitor',
       'segment-mask-png',
+      'track-line-counting',
+      'track-zone-dashboard',
     ]);
     // The segment example needs a model the user exports (AGPL weights are not shipped):
     // here the fixture YOLOv8n-seg, laid out as the example's comment says.
@@ -424,11 +427,19 @@ describe('installing the packed package into a fresh Node-RED user directory', f
         if (name === 'segment-mask-png' && n.type === 'triton-server') {
           node.modelRepository = segRepo;
         }
+        // The dashboard example's widgets need @flowfuse/node-red-dashboard, which this
+        // install lacks (a missing type would hold back the whole deployment): its widgets
+        // become debug nodes of the same ids, its dashboard config nodes are left out.
+        if (n.type.startsWith('ui-')) {
+          if (!('x' in n)) continue;
+          flows.push({ id: n.id, type: 'debug', z: tab, x: n.x, y: n.y, wires: [] });
+          continue;
+        }
         flows.push(node);
       }
     }
     const servers = flows.filter((n) => n.type === 'triton-server');
-    assert.equal(servers.length, 4, 'one config node per example');
+    assert.equal(servers.length, 6, 'one config node per example');
     const res = await fetch(`${url}flows`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', 'Node-RED-Deployment-Type': 'full' },

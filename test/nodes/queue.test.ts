@@ -1,6 +1,6 @@
 import * as assert from 'node:assert/strict';
 import type { TritonError } from '../../src/client/errors';
-import { InputQueue, type DropPolicy } from '../../src/nodes/queue';
+import { EveryNth, InputQueue, type DropPolicy } from '../../src/nodes/queue';
 
 /** A job that finishes when the test says so. */
 interface Gate {
@@ -141,5 +141,87 @@ describe('InputQueue', () => {
     ]) {
       assert.throws(bad, (err: TritonError) => err.code === 'INVALID_CONFIG');
     }
+  });
+
+  describe('stream mode', () => {
+    it('latest frame only: a newer job of a stream takes the waiting one’s place, which ends without an error', async () => {
+      const ran: string[] = [];
+      const replaced: string[] = [];
+      const dropped: string[] = [];
+      const gates: (() => void)[] = [];
+      const queue = new InputQueue<string>(
+        { concurrency: 1, limit: 5, dropPolicy: 'oldest', latestPerKey: true },
+        (job) =>
+          new Promise<void>((resolve) => {
+            ran.push(job);
+            gates.push(resolve);
+          }),
+        (job) => dropped.push(job),
+        () => undefined,
+        (job) => replaced.push(job),
+      );
+      // a1 runs; b2, a3 wait; b4 replaces b2 (in its place), a5 replaces a3, b6 replaces b4.
+      for (const job of ['a1', 'b2', 'a3', 'b4', 'a5', 'b6']) queue.push(job, job[0]);
+      assert.deepEqual(replaced, ['b2', 'a3', 'b4']);
+      assert.deepEqual(queue.state, { running: 1, waiting: 2 });
+      for (let i = 0; i < 3; i++) {
+        await new Promise((r) => setImmediate(r));
+        gates.shift()!();
+      }
+      await queue.idle();
+      assert.deepEqual(ran, ['a1', 'b6', 'a5']);
+      assert.deepEqual(dropped, []);
+      assert.equal(queue.replaced, 3);
+      // received = answered + dropped + replaced
+      assert.deepEqual(queue.counters, { received: 6, answered: 3, dropped: 0 });
+    });
+
+    it('latest frame only still drops by policy when a new stream finds the queue full', async () => {
+      const dropped: string[] = [];
+      let release: () => void = () => undefined;
+      const queue = new InputQueue<string>(
+        { concurrency: 1, limit: 1, dropPolicy: 'oldest', latestPerKey: true },
+        () => new Promise<void>((r) => (release = r)),
+        (job, err) => dropped.push(`${job} ${err.code}`),
+      );
+      queue.push('a1', 'a');
+      queue.push('b2', 'b');
+      queue.push('c3', 'c');
+      queue.push('c4', 'c');
+      assert.deepEqual(dropped, ['b2 QUEUE_FULL']);
+      assert.equal(queue.replaced, 1);
+      await new Promise((r) => setImmediate(r));
+      release();
+      await new Promise((r) => setImmediate(r));
+      release();
+      await queue.idle();
+    });
+
+    it('without latestPerKey, keys change nothing', () => {
+      const queue = new InputQueue<string>(
+        { concurrency: 1, limit: 5, dropPolicy: 'oldest' },
+        () => new Promise<void>(() => undefined),
+        () => undefined,
+      );
+      for (const job of ['a1', 'a2', 'a3']) queue.push(job, 'a');
+      assert.deepEqual(queue.state, { running: 1, waiting: 2 });
+      assert.equal(queue.replaced, 0);
+    });
+
+    it('every Nth frame lets frames 1, N+1, 2N+1… of each stream through and counts the rest', () => {
+      const nth = new EveryNth(3);
+      const a = [1, 2, 3, 4, 5, 6, 7].map(() => nth.admit('a'));
+      const b = [1, 2, 3, 4].map(() => nth.admit('b'));
+      assert.deepEqual(a, [true, false, false, true, false, false, true]);
+      assert.deepEqual(b, [true, false, false, true]);
+      assert.equal(nth.skipped, 6);
+      assert.ok([1, 2, 3].every(() => new EveryNth(1).admit('x')));
+      for (const bad of [0, 1.5, -2, NaN]) {
+        assert.throws(
+          () => new EveryNth(bad),
+          (e: { code?: string }) => e.code === 'INVALID_CONFIG',
+        );
+      }
+    });
   });
 });

@@ -1,6 +1,5 @@
 /**
- * The triton-track node runtime in a real Node-RED (not yet registered in package.json; its
- * editor comes later): track ids per topic, counts and events on the second output, msg.reset,
+ * The triton-track node in a real Node-RED: track ids per topic, counts and events on the second output, msg.reset,
  * per-message lines, crops split into joinable messages, and coded errors for Catch nodes.
  */
 import { strict as assert } from 'node:assert';
@@ -175,12 +174,30 @@ describe('triton-track node (runtime)', function () {
     assert.match(errs[1].message, /original image in msg.image/);
   });
 
-  it('refuses a bad line at deploy with INVALID_OPTION on every message', async () => {
+  it('refuses a bad line at deploy with INVALID_CONFIG on every message', async () => {
     await helper.load([tritonTrack], flow({ lines: '1,2,3' }));
+    const track = helper.getNode('track');
     const caught = await new Promise<NodeMessage>((resolve) => {
       helper.getNode('caught').on('input', resolve as never);
-      helper.getNode('track').receive({ payload: { detections: [] } });
+      track.receive({ payload: { detections: [] } });
     });
-    assert.equal((caught.error as { code: string }).code, 'INVALID_OPTION');
+    const err = caught.error as { code: string; message: string };
+    assert.equal(err.code, 'INVALID_CONFIG');
+    assert.match(err.message, /'lines' must be one line x1,y1,x2,y2/);
+  });
+
+  it('a bad msg.triton.lines fails that message with INVALID_OPTION; the next one still tracks', async () => {
+    await helper.load([tritonTrack], flow({}));
+    const caught: NodeMessage[] = [];
+    helper.getNode('caught').on('input', (m: never) => caught.push(m));
+    const { out } = await run(
+      [
+        { topic: 'a', payload: { detections: [person(100)] }, triton: { lines: ['1,2,3'] } },
+        { topic: 'a', payload: { detections: [person(100)] } },
+      ],
+      1,
+    );
+    assert.equal((caught[0]!.error as { code: string }).code, 'INVALID_OPTION');
+    assert.equal((out[0]!.payload as { tracking: { frame: number } }).tracking.frame, 1);
   });
 });

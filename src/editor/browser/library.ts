@@ -9,6 +9,7 @@ import { modelNode } from './model';
 import { installPreviews } from './preview';
 import { serverNode } from './server';
 import { taskNode } from './task';
+import { trackNode } from './track';
 
 export interface Library {
   /** The behaviour of a node type: its defaults and validators, label, dialog code. */
@@ -29,6 +30,8 @@ function definition(type: string): NodeBehaviour {
       return taskNode('segment');
     case 'triton-classify':
       return taskNode('classify');
+    case 'triton-track':
+      return trackNode();
   }
   throw new Error(`unknown node type ${type}`);
 }

@@ -78,6 +78,7 @@ interface NodeDefinition {
   labelStyle?: (this: EditorNode) => string;
   oneditprepare?: (this: EditorNode) => void;
   oneditsave?: (this: EditorNode) => void;
+  outputLabels?: string[] | ((this: EditorNode, index: number) => string);
 }
 
 /**
@@ -86,7 +87,13 @@ interface NodeDefinition {
  */
 type NodeBehaviour = Pick<
   NodeDefinition,
-  'defaults' | 'credentials' | 'label' | 'labelStyle' | 'oneditprepare' | 'oneditsave'
+  | 'defaults'
+  | 'credentials'
+  | 'label'
+  | 'labelStyle'
+  | 'oneditprepare'
+  | 'oneditsave'
+  | 'outputLabels'
 >;
 
 interface RedApi {

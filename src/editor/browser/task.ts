@@ -72,6 +72,7 @@ function prepareTaskDialog(node: EditorNode, type: string, task: TaskKind): void
   let selectedClasses: string[] = Array.isArray(node.classes) ? node.classes.slice() : [];
 
   $('#node-input-input').typedInput({ default: 'msg', types: ['msg'] });
+  prepareStreamRows();
   // Flows saved before a field existed hold no value for its select.
   for (const field of TASK_FIELDS[task]) {
     const rule = TASK_OPTIONS[field];
@@ -236,4 +237,17 @@ function prepareTaskDialog(node: EditorNode, type: string, task: TaskKind): void
   });
   // No explicit first load: Node-RED fires 'change' on #node-input-server once the dialog is
   // ready, which lists the models.
+}
+
+/** Stream mode rows: N only for "every Nth", the stream key for either stream mode. */
+function prepareStreamRows(): void {
+  $('#node-input-streamProperty').typedInput({ default: 'msg', types: ['msg'] });
+  const mode = $('#node-input-streamMode');
+  const show = (): void => {
+    const m = String(mode.val() || 'all');
+    $('.triton-vision-stream-nth').toggle(m === 'nth');
+    $('.triton-vision-stream-key').toggle(m !== 'all');
+  };
+  mode.on('change', show);
+  show();
 }
