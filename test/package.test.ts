@@ -45,6 +45,7 @@ describe('the published package', function () {
       'triton-detect',
       'triton-segment',
       'triton-classify',
+      'triton-model',
       'triton-track',
     ]) {
       for (const f of [

@@ -335,6 +335,7 @@ describe('installing the packed package into a fresh Node-RED user directory', f
       'triton-classify',
       'triton-detect',
       'triton-health',
+      'triton-model',
       'triton-segment',
       'triton-server',
       'triton-track',
