@@ -46,6 +46,11 @@ export function startServe(opts: ServeOptions): Promise<ServeHandle> {
     String(opts.httpPort ?? 0),
     '--grpc-port',
     String(opts.grpcPort ?? 0),
+    // Metrics on a free port unless the test says otherwise: a server restarted on fixed
+    // HTTP/gRPC ports would otherwise take Triton's default 8002, which another may hold.
+    ...((opts.extraArgs ?? []).some((a) => /^--(metrics-port|allow-metrics)/.test(a))
+      ? []
+      : ['--metrics-port', '0']),
     ...(opts.extraArgs ?? []),
   ];
   const proc = spawn(process.execPath, args, {
