@@ -14,6 +14,7 @@
  * else set (parameters, typed contents) goes to the generic encoder.
  */
 import type { WireInferResponse, WireTensor } from '../client/grpc-codec';
+import { DATATYPE_BYTES, isDataType } from '../client/tensor';
 import type { BodyPool } from './body-pool';
 
 const LEN = 2;
@@ -122,19 +123,6 @@ export function inferResponseSerializer(
   };
 }
 
-/** Element sizes by datatype, for the alignment a typed-array view of a tensor needs. */
-const ALIGN: Record<string, number> = {
-  UINT16: 2,
-  INT16: 2,
-  FP16: 2,
-  UINT32: 4,
-  INT32: 4,
-  FP32: 4,
-  UINT64: 8,
-  INT64: 8,
-  FP64: 8,
-};
-
 /**
  * Copies each raw input whose bytes are not aligned for its datatype into pooled memory
  * (in place in `contents`), so decoding views it instead of allocating an aligned copy.
@@ -148,7 +136,9 @@ export function alignRawInputs(
   const taken: ArrayBuffer[] = [];
   if (!contents) return () => undefined;
   contents.forEach((bytes, i) => {
-    const size = ALIGN[inputs[i]?.datatype ?? ''] ?? 1;
+    // A typed-array view needs the element size's alignment (1 for bytes and unknown types).
+    const dt = inputs[i]?.datatype ?? '';
+    const size = isDataType(dt) ? DATATYPE_BYTES[dt] : 1;
     if (bytes.byteOffset % size === 0 || bytes.byteLength < 64 * 1024) return;
     const ab = pool.take(bytes.byteLength);
     const copy = Buffer.from(ab, 0, bytes.byteLength);
