@@ -6,7 +6,13 @@
 import { TritonError, toTritonError } from '../client/errors';
 import { annotate } from '../vision/annotate';
 import { decodeImage } from '../vision/image';
-import { resolveProfile, runTask, type TaskOptions, type TaskResult } from '../vision/pipeline';
+import {
+  resolveProfile,
+  runTask,
+  runTaskBatchSettled,
+  type TaskOptions,
+  type TaskResult,
+} from '../vision/pipeline';
 import type { ImageInput, ModelProfile } from '../vision/types';
 import type { TaskConfig, TaskKind } from './config';
 import {
@@ -17,8 +23,8 @@ import {
   withReplicas,
 } from './connection';
 import { LabelResolver, classIdsFor, relabel } from './labels';
-import { buildOutput } from './output';
-import { parseOverrides, taskOptions } from './overrides';
+import { buildBatchOutput, buildOutput, type BatchFailure } from './output';
+import { parseOverrides, taskOptions, type MessageOverrides } from './overrides';
 import { previewDataUrl, previewTopic } from './preview';
 import { InputQueue, type QueueState } from './queue';
 import type { StatusText } from './status';
@@ -227,6 +233,10 @@ export class TaskController {
             'or raw pixels) there, or change the node’s Image property',
         );
       }
+      if (Array.isArray(image)) {
+        await this.handleBatch(this.connection, msg, send, done, image, model, overrides, signal);
+        return;
+      }
       const options = taskOptions(this.task, this.config, overrides);
       options.cache = this.connection.cache;
       options.signal = signal;
@@ -268,6 +278,93 @@ export class TaskController {
       this.connection?.reportFailure(err);
       this.fail(err, done, true);
     }
+  }
+
+  /**
+   * A message whose image property is an array: every image runs through
+   * runTaskBatchSettled, so the model gets one batched request per max_batch_size
+   * (one request per image when the model has no batch dimension). The message goes on with
+   * one payload per image in order; an image that failed leaves null in its place and an
+   * entry {index, code, message} in msg.errors. When every image fails (server away, wrong
+   * model...) the message fails as a whole with the first image's error, as a single-image
+   * message would.
+   */
+  private async handleBatch(
+    connection: ServerConnection,
+    msg: NodeMessage,
+    send: SendFunction,
+    done: DoneFunction,
+    images: unknown[],
+    model: string,
+    overrides: MessageOverrides,
+    signal: AbortSignal,
+  ): Promise<void> {
+    if (images.length === 0) {
+      throw new TritonError(
+        'INVALID_INPUT',
+        `msg.${this.config.input} is an empty array: send one image, or an array of images ` +
+          'to run as one batch',
+      );
+    }
+    const t0 = performance.now();
+    const options = taskOptions(this.task, this.config, overrides);
+    const labels = await this.labels.labelsFor(
+      connection,
+      model,
+      options.version ?? '',
+      overrides.labels,
+    );
+    const drawHere = labels !== undefined && options.annotate === true;
+    if (labels && options.classes) options.classes = classIdsFor(options.classes, labels);
+    if (drawHere) delete options.annotate;
+    const settled = await runTaskBatchSettled(connection.client, model, images as ImageInput[], {
+      ...options,
+      cache: connection.cache,
+      signal,
+    });
+    const failures: BatchFailure[] = [];
+    const results: (TaskResult | null)[] = [];
+    for (const [index, r] of settled.entries()) {
+      if (r.status === 'rejected') {
+        const err = toTritonError(r.reason);
+        failures.push({ index, code: err.code, message: err.message });
+        results.push(null);
+        continue;
+      }
+      const result = r.value;
+      if (labels) relabel(result, labels);
+      if (drawHere) {
+        result.annotated = await annotate(images[index] as ImageInput, {
+          ...(result.detections ? { detections: result.detections } : {}),
+          ...(result.classes ? { classes: result.classes } : {}),
+        });
+      }
+      results.push(result);
+    }
+    if (failures.length === images.length) {
+      throw toTritonError((settled[0] as PromiseRejectedResult).reason);
+    }
+    connection.reportSuccess();
+    if (model === this.config.model && this.phase !== 'ready') this.phase = 'ready';
+    const first = results.findIndex((r) => r !== null);
+    if (this.config.preview)
+      await this.publishPreview(images[first] as ImageInput, results[first]!);
+    send(
+      buildBatchOutput(msg, results, failures, this.config.input, images, this.config.keepImage),
+    );
+    if (this.isQuietAfterThis()) {
+      const ms = Math.round(performance.now() - t0);
+      this.setStatus(
+        failures.length === 0
+          ? this.status.dot('green', 'status.batchOk', { count: images.length, ms })
+          : this.status.ring('yellow', 'status.batchPartial', {
+              failed: failures.length,
+              count: images.length,
+              ms,
+            }),
+      );
+    }
+    done();
   }
 
   /**
