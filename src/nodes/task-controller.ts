@@ -23,10 +23,11 @@ import {
   withReplicas,
 } from './connection';
 import { LabelResolver, classIdsFor, relabel } from './labels';
+import { DynamicBatcher } from './dynamic-batch';
 import { buildBatchOutput, buildOutput, type BatchFailure } from './output';
 import { parseOverrides, taskOptions, type MessageOverrides } from './overrides';
 import { previewDataUrl, previewTopic } from './preview';
-import { InputQueue, type QueueState } from './queue';
+import { InputQueue, type QueueOptions, type QueueState } from './queue';
 import type { StatusText } from './status';
 import type { DoneFunction, Node, NodeAPI, NodeMessage, NodeStatus, SendFunction } from './types';
 
@@ -47,6 +48,10 @@ export class TaskController {
   private serverState: ConnectionState = 'connecting';
   private previewWarned = false;
   private readonly labels: LabelResolver;
+  /** Dynamic batching across messages, when the node has it on. */
+  private readonly batcher: DynamicBatcher | undefined;
+  /** The queue's options: dynamic batching raises its concurrency once the batch size is known. */
+  private readonly queueOptions: QueueOptions;
 
   constructor(
     private readonly node: Node,
@@ -64,12 +69,20 @@ export class TaskController {
       task,
       (text) => this.node.log(text),
     );
+    this.queueOptions = {
+      concurrency: config.concurrency * (config.batching ? Math.max(config.batchSize, 1) : 1),
+      limit: config.queueLimit,
+      dropPolicy: config.dropPolicy,
+    };
+    this.batcher =
+      config.batching && connection
+        ? new DynamicBatcher(connection.client, {
+            maxBatch: config.batchSize,
+            maxDelayUs: config.batchDelay,
+          })
+        : undefined;
     this.queue = new InputQueue(
-      {
-        concurrency: config.concurrency,
-        limit: config.queueLimit,
-        dropPolicy: config.dropPolicy,
-      },
+      this.queueOptions,
       (job, signal) => this.handle(job.msg, job.send, job.done, signal),
       (job, err) => this.fail(err, job.done, false),
       (state) => this.showQueue(state),
@@ -139,6 +152,7 @@ export class TaskController {
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.retryTimer = undefined;
     this.connection?.deregister(this);
+    this.batcher?.flushAll();
     await this.queue.close();
   }
 
@@ -173,6 +187,11 @@ export class TaskController {
       });
       // Labels that do not fit the model say so at deploy, not at the first message.
       await this.labels.labelsFor(this.connection, this.config.model, this.config.modelVersion);
+      if (this.batcher) {
+        // Enough messages in flight to fill a batch: Concurrency batches at once.
+        const size = await this.batcher.batchSize(this.config.model, this.config.modelVersion);
+        this.queueOptions.concurrency = this.config.concurrency * Math.max(size, 1);
+      }
       if (this.closed) return;
       this.phase = 'ready';
       this.connection.reportSuccess();
@@ -381,7 +400,7 @@ export class TaskController {
     options: TaskOptions,
   ): Promise<TaskResult> {
     try {
-      return await runTask(connection.client, model, pixels, options);
+      return await runTask(this.batcher?.client ?? connection.client, model, pixels, options);
     } catch (e) {
       const err = toTritonError(e);
       if (!MODEL_CHANGED_CODES.has(err.code) || options.signal?.aborted) throw err;
@@ -404,7 +423,7 @@ export class TaskController {
         `Model '${model}' changed on ${connection.endpoint} (input ${inputText(before)} → ` +
           `${inputText(after)}): using its new metadata`,
       );
-      return runTask(connection.client, model, pixels, options);
+      return runTask(this.batcher?.client ?? connection.client, model, pixels, options);
     }
   }
 

@@ -15,6 +15,7 @@ import {
   SMALL_MODELS,
   helper,
   isStatus,
+  messages,
   nextMessage,
   statusOf,
   taskFlow,
@@ -160,5 +161,109 @@ describe('task nodes: an array of images in one message', function () {
     assert.equal(drawn[1], null);
     const single = await send(id, { payload: photos[0] });
     assert.deepEqual(stable((msg.payload as unknown[])[0]), stable(single.payload));
+  });
+});
+
+describe('task nodes: dynamic batching across messages (node option, off by default)', function () {
+  this.timeout(180000);
+  let repo: string;
+  let target: ServerTarget;
+  const photos = ['bus.jpg', 'astronaut.png', 'chelsea.png', 'coffee.png'].map((f) =>
+    fs.readFileSync(fixtureImage(f)),
+  );
+  /** What a classify node without batching answers for each photo. */
+  let expected: unknown[];
+
+  async function deploy(node: Record<string, unknown>): Promise<void> {
+    await helper.load(
+      ALL_NODES,
+      taskFlow('triton-classify', target, {
+        id: 'classify',
+        model: 'mobilenetv2',
+        topK: 3,
+        ...node,
+      }),
+    );
+    await statusOf('classify', isStatus('green', 'triton-classify.status.ready'));
+  }
+
+  async function counts(): Promise<{ exec: number; inferences: number }> {
+    const server = helper.getNode('server') as unknown as ServerNode;
+    const [s] = await server.connection!.client.modelStatistics('mobilenetv2');
+    return { exec: s!.execution_count, inferences: s!.inference_count };
+  }
+
+  before(async () => {
+    repo = buildFixtureRepository(SMALL_MODELS);
+    target = { mode: 'local', modelRepository: repo };
+    await deploy({});
+    expected = [];
+    for (const image of photos) {
+      const got = nextMessage('out');
+      helper.getNode('classify').receive({ payload: image });
+      expected.push(stable((await got).payload));
+    }
+    await helper.unload();
+  });
+  after(() => fs.rmSync(repo, { recursive: true, force: true }));
+  afterEach(() => helper.unload());
+
+  it('four messages, batch size 4: one execution, each message its own result', async () => {
+    // A long delay: the batch goes out because it is full, not because a clock ran out.
+    await deploy({ batching: true, batchSize: 4, batchDelay: 10000000, concurrency: 1 });
+    const before = await counts();
+    const got = messages('out', 4);
+    photos.forEach((payload, i) => helper.getNode('classify').receive({ payload, topic: `${i}` }));
+    const out = await got;
+    const after = await counts();
+    assert.equal(after.exec - before.exec, 1, 'one batched execution');
+    assert.equal(after.inferences - before.inferences, 4);
+    const byTopic = new Map(out.map((m) => [Number(m.topic), stable(m.payload)]));
+    assert.deepEqual(
+      photos.map((_, i) => byTopic.get(i)),
+      expected,
+    );
+  });
+
+  it('a bad image among them fails alone to Catch; the others are answered from one batch', async () => {
+    await deploy({ batching: true, batchSize: 3, batchDelay: 10000000 });
+    const before = await counts();
+    const got = messages('out', 3);
+    const caught = nextMessage('caught');
+    const node = helper.getNode('classify');
+    node.receive({ payload: photos[0], topic: '0' });
+    node.receive({ payload: Buffer.from('not an image'), topic: 'bad' });
+    node.receive({ payload: photos[2], topic: '2' });
+    node.receive({ payload: photos[3], topic: '3' });
+    const failed = await caught;
+    assert.equal(failed.topic, 'bad');
+    assert.equal((failed.error as { code?: string }).code, 'INVALID_IMAGE');
+    const out = await got;
+    const after = await counts();
+    assert.equal(after.exec - before.exec, 1);
+    assert.equal(after.inferences - before.inferences, 3);
+    const byTopic = new Map(out.map((m) => [m.topic, stable(m.payload)]));
+    assert.deepEqual(
+      ['0', '2', '3'].map((t) => byTopic.get(t)),
+      [expected[0], expected[2], expected[3]],
+    );
+  });
+
+  it('batch size 0 takes the model’s max_batch_size; a short delay still answers every message', async () => {
+    await deploy({ batching: true, batchSize: 0, batchDelay: 1000 });
+    const before = await counts();
+    const got = messages('out', 3);
+    photos
+      .slice(0, 3)
+      .forEach((payload, i) => helper.getNode('classify').receive({ payload, topic: `${i}` }));
+    const out = await got;
+    const after = await counts();
+    assert.equal(after.inferences - before.inferences, 3);
+    assert.ok(after.exec - before.exec <= 3);
+    const byTopic = new Map(out.map((m) => [Number(m.topic), stable(m.payload)]));
+    assert.deepEqual(
+      [0, 1, 2].map((i) => byTopic.get(i)),
+      expected.slice(0, 3),
+    );
   });
 });
