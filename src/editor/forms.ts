@@ -144,6 +144,13 @@ export function taskForm(task: TaskKind): string {
     text(c, 'queueLimit', 'fa-inbox', { width: '80px' }),
     select(c, 'dropPolicy', 'fa-random'),
     ...streamRows(c),
+    checkbox(c, 'batching', 'fa-cubes'),
+    text(c, 'batchSize', 'fa-th-large', { width: '80px' }),
+    text(c, 'batchDelay', 'fa-clock-o', {
+      width: '100px',
+      after: ` <span data-i18n="${c.type}.label.microseconds"></span>`,
+    }),
+    tip(c, 'batching'),
   ]);
 }
 

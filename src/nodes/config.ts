@@ -111,6 +111,12 @@ export interface TaskConfig {
   concurrency: number;
   queueLimit: number;
   dropPolicy: DropPolicy;
+  /** Dynamic batching across messages (off by default). */
+  batching: boolean;
+  /** Largest joined batch; 0: the model's max_batch_size. */
+  batchSize: number;
+  /** Longest wait for a batch to fill, in microseconds. */
+  batchDelay: number;
   version: number;
 }
 
@@ -209,6 +215,9 @@ export function taskSettings(raw: Raw): TaskConfig {
     concurrency: numberField('concurrency', c.concurrency, T.concurrency),
     queueLimit: numberField('queueLimit', c.queueLimit, T.queueLimit),
     dropPolicy: oneOf('dropPolicy', c.dropPolicy, T.dropPolicy.values),
+    batching: boolField(c.batching),
+    batchSize: numberField('batchSize', c.batchSize, T.batchSize),
+    batchDelay: numberField('batchDelay', c.batchDelay, T.batchDelay),
   };
 }
 

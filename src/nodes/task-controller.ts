@@ -6,7 +6,13 @@
 import { TritonError, toTritonError } from '../client/errors';
 import { annotate } from '../vision/annotate';
 import { decodeImage } from '../vision/image';
-import { resolveProfile, runTask, type TaskOptions, type TaskResult } from '../vision/pipeline';
+import {
+  resolveProfile,
+  runTask,
+  runTaskBatchSettled,
+  type TaskOptions,
+  type TaskResult,
+} from '../vision/pipeline';
 import type { ImageInput, ModelProfile } from '../vision/types';
 import { TASK_OPTIONS, check, toNumber } from '../shared/options';
 import type { TaskConfig, TaskKind } from './config';
@@ -18,10 +24,11 @@ import {
   withReplicas,
 } from './connection';
 import { LabelResolver, classIdsFor, relabel } from './labels';
-import { buildOutput } from './output';
-import { parseOverrides, taskOptions } from './overrides';
+import { DynamicBatcher } from './dynamic-batch';
+import { buildBatchOutput, buildOutput, type BatchFailure } from './output';
+import { parseOverrides, taskOptions, type MessageOverrides } from './overrides';
 import { previewDataUrl, previewTopic } from './preview';
-import { EveryNth, InputQueue, type QueueState, type StreamMode } from './queue';
+import { EveryNth, InputQueue, type QueueOptions, type QueueState, type StreamMode } from './queue';
 import type { StatusText } from './status';
 import type { DoneFunction, Node, NodeAPI, NodeMessage, NodeStatus, SendFunction } from './types';
 
@@ -45,6 +52,10 @@ export class TaskController {
   /** Stream mode (latest frame only / every Nth frame) and its counters. */
   private readonly stream: StreamSettings;
   private readonly nth: EveryNth | undefined;
+  /** Dynamic batching across messages, when the node has it on. */
+  private readonly batcher: DynamicBatcher | undefined;
+  /** The queue's options: dynamic batching raises its concurrency once the batch size is known. */
+  private readonly queueOptions: QueueOptions;
 
   constructor(
     private readonly node: Node,
@@ -64,13 +75,21 @@ export class TaskController {
     );
     this.stream = streamSettings(config as unknown as Record<string, unknown>);
     this.nth = this.stream.mode === 'nth' ? new EveryNth(this.stream.everyNth) : undefined;
+    this.queueOptions = {
+      concurrency: config.concurrency * (config.batching ? Math.max(config.batchSize, 1) : 1),
+      limit: config.queueLimit,
+      dropPolicy: config.dropPolicy,
+      latestPerKey: this.stream.mode === 'latest',
+    };
+    this.batcher =
+      config.batching && connection
+        ? new DynamicBatcher(connection.client, {
+            maxBatch: config.batchSize,
+            maxDelayUs: config.batchDelay,
+          })
+        : undefined;
     this.queue = new InputQueue(
-      {
-        concurrency: config.concurrency,
-        limit: config.queueLimit,
-        dropPolicy: config.dropPolicy,
-        latestPerKey: this.stream.mode === 'latest',
-      },
+      this.queueOptions,
       (job, signal) => this.handle(job.msg, job.send, job.done, signal),
       (job, err) => this.fail(err, job.done, false),
       (state) => this.showQueue(state),
@@ -185,6 +204,7 @@ export class TaskController {
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.retryTimer = undefined;
     this.connection?.deregister(this);
+    this.batcher?.flushAll();
     await this.queue.close();
   }
 
@@ -219,6 +239,11 @@ export class TaskController {
       });
       // Labels that do not fit the model say so at deploy, not at the first message.
       await this.labels.labelsFor(this.connection, this.config.model, this.config.modelVersion);
+      if (this.batcher) {
+        // Enough messages in flight to fill a batch: Concurrency batches at once.
+        const size = await this.batcher.batchSize(this.config.model, this.config.modelVersion);
+        this.queueOptions.concurrency = this.config.concurrency * Math.max(size, 1);
+      }
       if (this.closed) return;
       this.phase = 'ready';
       this.connection.reportSuccess();
@@ -279,6 +304,10 @@ export class TaskController {
             'or raw pixels) there, or change the node’s Image property',
         );
       }
+      if (Array.isArray(image)) {
+        await this.handleBatch(this.connection, msg, send, done, image, model, overrides, signal);
+        return;
+      }
       const options = taskOptions(this.task, this.config, overrides);
       options.cache = this.connection.cache;
       options.signal = signal;
@@ -325,6 +354,93 @@ export class TaskController {
   }
 
   /**
+   * A message whose image property is an array: every image runs through
+   * runTaskBatchSettled, so the model gets one batched request per max_batch_size
+   * (one request per image when the model has no batch dimension). The message goes on with
+   * one payload per image in order; an image that failed leaves null in its place and an
+   * entry {index, code, message} in msg.errors. When every image fails (server away, wrong
+   * model...) the message fails as a whole with the first image's error, as a single-image
+   * message would.
+   */
+  private async handleBatch(
+    connection: ServerConnection,
+    msg: NodeMessage,
+    send: SendFunction,
+    done: DoneFunction,
+    images: unknown[],
+    model: string,
+    overrides: MessageOverrides,
+    signal: AbortSignal,
+  ): Promise<void> {
+    if (images.length === 0) {
+      throw new TritonError(
+        'INVALID_INPUT',
+        `msg.${this.config.input} is an empty array: send one image, or an array of images ` +
+          'to run as one batch',
+      );
+    }
+    const t0 = performance.now();
+    const options = taskOptions(this.task, this.config, overrides);
+    const labels = await this.labels.labelsFor(
+      connection,
+      model,
+      options.version ?? '',
+      overrides.labels,
+    );
+    const drawHere = labels !== undefined && options.annotate === true;
+    if (labels && options.classes) options.classes = classIdsFor(options.classes, labels);
+    if (drawHere) delete options.annotate;
+    const settled = await runTaskBatchSettled(connection.client, model, images as ImageInput[], {
+      ...options,
+      cache: connection.cache,
+      signal,
+    });
+    const failures: BatchFailure[] = [];
+    const results: (TaskResult | null)[] = [];
+    for (const [index, r] of settled.entries()) {
+      if (r.status === 'rejected') {
+        const err = toTritonError(r.reason);
+        failures.push({ index, code: err.code, message: err.message });
+        results.push(null);
+        continue;
+      }
+      const result = r.value;
+      if (labels) relabel(result, labels);
+      if (drawHere) {
+        result.annotated = await annotate(images[index] as ImageInput, {
+          ...(result.detections ? { detections: result.detections } : {}),
+          ...(result.classes ? { classes: result.classes } : {}),
+        });
+      }
+      results.push(result);
+    }
+    if (failures.length === images.length) {
+      throw toTritonError((settled[0] as PromiseRejectedResult).reason);
+    }
+    connection.reportSuccess();
+    if (model === this.config.model && this.phase !== 'ready') this.phase = 'ready';
+    const first = results.findIndex((r) => r !== null);
+    if (this.config.preview)
+      await this.publishPreview(images[first] as ImageInput, results[first]!);
+    send(
+      buildBatchOutput(msg, results, failures, this.config.input, images, this.config.keepImage),
+    );
+    if (this.isQuietAfterThis()) {
+      const ms = Math.round(performance.now() - t0);
+      this.setStatus(
+        failures.length === 0
+          ? this.status.dot('green', 'status.batchOk', { count: images.length, ms })
+          : this.status.ring('yellow', 'status.batchPartial', {
+              failed: failures.length,
+              count: images.length,
+              ms,
+            }),
+      );
+    }
+    done();
+  }
+
+  /**
    * runTask, and once more with a fresh profile when the model was replaced on the server
    * under the same name: the server rejects the old input shape or dtype
    * (INVALID_ARGUMENT), or the answer no longer fits the old profile (UNSUPPORTED_MODEL,
@@ -338,7 +454,7 @@ export class TaskController {
     options: TaskOptions,
   ): Promise<TaskResult> {
     try {
-      return await runTask(connection.client, model, pixels, options);
+      return await runTask(this.batcher?.client ?? connection.client, model, pixels, options);
     } catch (e) {
       const err = toTritonError(e);
       if (!MODEL_CHANGED_CODES.has(err.code) || options.signal?.aborted) throw err;
@@ -361,7 +477,7 @@ export class TaskController {
         `Model '${model}' changed on ${connection.endpoint} (input ${inputText(before)} → ` +
           `${inputText(after)}): using its new metadata`,
       );
-      return runTask(connection.client, model, pixels, options);
+      return runTask(this.batcher?.client ?? connection.client, model, pixels, options);
     }
   }
 

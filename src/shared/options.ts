@@ -267,6 +267,25 @@ export const TASK_OPTIONS = {
     when: { field: 'streamMode', in: ['latest', 'nth'] },
     message: 'a message property',
   },
+  /** Dynamic batching: join the inference requests of messages in flight together. */
+  batching: { kind: 'boolean', default: false },
+  /** Largest joined batch; 0: the model's max_batch_size. */
+  batchSize: {
+    kind: 'number',
+    default: 0,
+    min: 0,
+    integer: true,
+    message: "a whole number of at least 0 (0: the model's max_batch_size)",
+  },
+  /** Longest wait for a batch to fill, in microseconds (as Triton's max_queue_delay). */
+  batchDelay: {
+    kind: 'number',
+    default: 1000,
+    min: 0,
+    max: 10000000,
+    integer: true,
+    message: 'a whole number of microseconds from 0 to 10000000',
+  },
   version: { kind: 'number', default: CONFIG_VERSION, min: 0, integer: true, message: 'a version' },
 } as const satisfies Schema;
 
@@ -294,6 +313,9 @@ const COMMON_TASK: readonly TaskOption[] = [
   'streamMode',
   'everyNth',
   'streamProperty',
+  'batching',
+  'batchSize',
+  'batchDelay',
   'version',
 ];
 const THRESHOLDS: readonly TaskOption[] = ['confidence', 'iou', 'maxDetections', 'agnostic'];

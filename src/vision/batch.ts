@@ -42,7 +42,7 @@ export async function modelMaxBatch(
 const product = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
 
 /** Requests that can share one batch: same model, version, outputs and per-item shapes. */
-function batchKey(req: InferRequest): string | undefined {
+export function batchKey(req: InferRequest): string | undefined {
   if (req.inputs.some((t) => t.shape[0] !== 1 || Array.isArray(t.data))) return undefined;
   return JSON.stringify([
     req.model,
