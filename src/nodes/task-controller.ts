@@ -415,7 +415,18 @@ export class TaskController {
       results.push(result);
     }
     if (failures.length === images.length) {
-      throw toTritonError((settled[0] as PromiseRejectedResult).reason);
+      // Same code as the first image's error, with a sentence that says it was an array.
+      const err = toTritonError((settled[0] as PromiseRejectedResult).reason);
+      throw new TritonError(
+        err.code,
+        `Every image of the array (${images.length}) failed; image 0: ${err.message}`,
+        {
+          cause: err,
+          ...(err.model !== undefined ? { model: err.model } : {}),
+          ...(err.endpoint !== undefined ? { endpoint: err.endpoint } : {}),
+          ...(err.status !== undefined ? { status: err.status } : {}),
+        },
+      );
     }
     connection.reportSuccess();
     if (model === this.config.model && this.phase !== 'ready') this.phase = 'ready';
