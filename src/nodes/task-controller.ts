@@ -308,30 +308,21 @@ export class TaskController {
         await this.handleBatch(this.connection, msg, send, done, image, model, overrides, signal);
         return;
       }
-      const options = taskOptions(this.task, this.config, overrides);
+      const { options, labels, drawHere } = await this.labelledOptions(
+        this.connection,
+        model,
+        overrides,
+      );
       options.cache = this.connection.cache;
       options.signal = signal;
       const { pixels, decodeMs } = await this.decodeOnce(image as ImageInput, options);
-      const labels = await this.labels.labelsFor(
-        this.connection,
-        model,
-        options.version ?? '',
-        overrides.labels,
-      );
-      // With new names the picture is drawn here, after relabelling, from the same pixels.
-      const drawHere = labels !== undefined && options.annotate === true;
-      if (labels && options.classes) options.classes = classIdsFor(options.classes, labels);
-      if (drawHere) delete options.annotate;
       const result = await this.infer(this.connection, model, pixels, options);
       result.timings.decodeMs += decodeMs;
       result.timings.totalMs += decodeMs;
       if (labels) relabel(result, labels);
       if (drawHere) {
         const t0 = performance.now();
-        result.annotated = await annotate(pixels, {
-          ...(result.detections ? { detections: result.detections } : {}),
-          ...(result.classes ? { classes: result.classes } : {}),
-        });
+        result.annotated = await drawResult(pixels, result);
         result.timings.totalMs += performance.now() - t0;
       }
       this.connection.reportSuccess();
@@ -351,6 +342,30 @@ export class TaskController {
       this.connection?.reportFailure(err);
       this.fail(err, done, true);
     }
+  }
+
+  /**
+   * The run's options with the node's label override applied: class filters mapped to the
+   * new names' ids, and annotation taken out of the pipeline when the picture must be drawn
+   * after relabelling (`drawHere`).
+   */
+  private async labelledOptions(
+    connection: ServerConnection,
+    model: string,
+    overrides: MessageOverrides,
+  ): Promise<{ options: TaskOptions; labels: string[] | undefined; drawHere: boolean }> {
+    const options = taskOptions(this.task, this.config, overrides);
+    const labels = await this.labels.labelsFor(
+      connection,
+      model,
+      options.version ?? '',
+      overrides.labels,
+    );
+    // With new names the picture is drawn here, after relabelling, from the same pixels.
+    const drawHere = labels !== undefined && options.annotate === true;
+    if (labels && options.classes) options.classes = classIdsFor(options.classes, labels);
+    if (drawHere) delete options.annotate;
+    return { options, labels, drawHere };
   }
 
   /**
@@ -380,16 +395,7 @@ export class TaskController {
       );
     }
     const t0 = performance.now();
-    const options = taskOptions(this.task, this.config, overrides);
-    const labels = await this.labels.labelsFor(
-      connection,
-      model,
-      options.version ?? '',
-      overrides.labels,
-    );
-    const drawHere = labels !== undefined && options.annotate === true;
-    if (labels && options.classes) options.classes = classIdsFor(options.classes, labels);
-    if (drawHere) delete options.annotate;
+    const { options, labels, drawHere } = await this.labelledOptions(connection, model, overrides);
     const settled = await runTaskBatchSettled(connection.client, model, images as ImageInput[], {
       ...options,
       cache: connection.cache,
@@ -407,10 +413,7 @@ export class TaskController {
       const result = r.value;
       if (labels) relabel(result, labels);
       if (drawHere) {
-        result.annotated = await annotate(images[index] as ImageInput, {
-          ...(result.detections ? { detections: result.detections } : {}),
-          ...(result.classes ? { classes: result.classes } : {}),
-        });
+        result.annotated = await drawResult(images[index] as ImageInput, result);
       }
       results.push(result);
     }
@@ -612,4 +615,12 @@ function profileShape(p: ModelProfile): string {
 function inputText(p: ModelProfile): string {
   const outputs = Object.values(p.outputs).join(', ');
   return `${p.input.datatype} [${p.input.shape.join(', ')}], ${p.numClasses} classes, outputs ${outputs}`;
+}
+
+/** The result drawn on its image (boxes and masks, or the top classes). */
+function drawResult(image: ImageInput, result: TaskResult): Promise<Buffer> {
+  return annotate(image, {
+    ...(result.detections ? { detections: result.detections } : {}),
+    ...(result.classes ? { classes: result.classes } : {}),
+  });
 }
