@@ -15,6 +15,7 @@ import { describeRuntime, type LocalClient, type RuntimeInfo } from '../client/l
 import { TritonError, httpStatusForCode, toTritonError } from '../client/errors';
 import type { InferenceClient } from '../client/types';
 import { resolveProfile, type ProfileCache } from '../vision/pipeline';
+import type { ListedModel } from '../shared/wire';
 import type { ServerCredentials } from './config';
 import {
   createServerClient,
@@ -40,19 +41,7 @@ export interface AdminBody {
   task?: string;
 }
 
-export interface ListedModel {
-  name: string;
-  version: string;
-  state: string;
-  reason?: string;
-  task?: string;
-  family?: string;
-  backend?: string;
-  labels?: string[];
-  error?: string;
-  /** The error's code when the model has no profile (RUNTIME_MISSING, UNSUPPORTED_MODEL...). */
-  code?: string;
-}
+export type { ListedModel };
 
 /**
  * Why a model list (for one task, when the editor names it) is empty:

@@ -5,21 +5,9 @@
  */
 import { TASK_FIELDS, TASK_OPTIONS, type TaskKind } from '../../shared/options';
 import { taskLabel } from '../../shared/labels';
+import type { ListedModel } from '../../shared/wire';
 import { ajaxFailure, bodyForServerNode, post } from './admin';
 import { editorDefaults } from './validate';
-
-/** A model row of POST triton-vision/models (src/nodes/admin.ts ListedModel). */
-interface ListedModel {
-  name: string;
-  version?: string;
-  state?: string;
-  task?: string;
-  family?: string;
-  backend?: string;
-  labels?: string[];
-  error?: string;
-  code?: string;
-}
 
 export function taskNode(task: TaskKind): NodeBehaviour {
   const type = `triton-${task}`;
