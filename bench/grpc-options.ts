@@ -26,8 +26,8 @@ import {
   encodeInferRequestFrame,
   loadKserveProto,
   type WireInferResponse,
-} from '../src/client/grpc-codec';
-import type { InferRequest } from '../src/client/types';
+} from '../src/protocol/grpc-codec';
+import type { InferRequest } from '../src/protocol/types';
 import { largeAllocations } from '../test/support/allocations';
 import { FIXTURE_REPOSITORY, buildFixtureRepository } from '../test/support/fixtures';
 import { seededValues } from '../test/support/ort';

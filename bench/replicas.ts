@@ -13,7 +13,7 @@
 import * as os from 'node:os';
 import { createClient } from '../src/client';
 import { ReplicaClient } from '../src/client/replicas';
-import type { InferRequest } from '../src/client/types';
+import type { InferRequest } from '../src/protocol/types';
 import { buildFixtureRepository, FIXTURE_REPOSITORY } from '../test/support/fixtures';
 import { seededValues } from '../test/support/ort';
 import { startServe, type ServeHandle } from '../test/support/serve';

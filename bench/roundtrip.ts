@@ -7,7 +7,7 @@
  *   npx tsx bench/roundtrip.ts [iterations]
  */
 import { createClient } from '../src/client';
-import type { InferenceClient, Tensor } from '../src/client/types';
+import type { InferenceClient, Tensor } from '../src/protocol/types';
 import { buildFixtureRepository } from '../test/support/fixtures';
 import { seededValues } from '../test/support/ort';
 import { startServe } from '../test/support/serve';

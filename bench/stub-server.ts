@@ -16,7 +16,7 @@ import type {
   InferRequest,
   InferResponse,
   InferenceClient,
-} from '../src/client/types';
+} from '../src/protocol/types';
 import { startGrpcFrontend } from '../src/server/grpc-frontend';
 import { startHttpFrontend } from '../src/server/http-frontend';
 import { prepareInput } from '../src/vision/image';

@@ -9,7 +9,7 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { createClient } from '../src/client';
-import type { Tensor } from '../src/client/types';
+import type { Tensor } from '../src/protocol/types';
 import { buildFixtureRepository } from '../test/support/fixtures';
 
 const N = Number(process.argv[2] ?? 30);

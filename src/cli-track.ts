@@ -6,7 +6,7 @@
 import * as fs from 'node:fs';
 import * as readline from 'node:readline';
 import { parseArgs } from 'node:util';
-import { isTritonError, TritonError } from './client/errors';
+import { isTritonError, TritonError } from './protocol/errors';
 import { BYTETRACK_DEFAULTS } from './vision/track/bytetrack';
 import {
   MultiStreamTracker,

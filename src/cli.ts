@@ -8,9 +8,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { clientOptionsFromUrl, createClient, ReplicaClient, type ClientOptions } from './client';
-import { isTritonError, TritonError } from './client/errors';
+import { isTritonError, TritonError } from './protocol/errors';
 import { trackMain } from './cli-track';
-import type { InferenceClient } from './client/types';
+import type { InferenceClient } from './protocol/types';
 import {
   ProfileCache,
   runTask,

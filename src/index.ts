@@ -1,13 +1,13 @@
 // Library entry: require('node-red-contrib-triton-vision')
 // Layer 1 — the KServe v2 clients.
-export * from './client/errors';
-export * from './client/types';
-export * from './client/tensor';
+export * from './protocol/errors';
+export * from './protocol/types';
+export * from './protocol/tensor';
 export { createClient, clientOptionsFromUrl, GrpcClient, HttpClient, LocalClient } from './client';
 export type { ClientOptions } from './client';
 export { ReplicaClient, isRetryable } from './client';
 export type { ReplicaOptions, ReplicaStatus, ReplicaStats, RetryOptions } from './client';
-export { parseModelConfig, formatModelConfig } from './client/pbtxt';
+export { parseModelConfig, formatModelConfig } from './protocol/pbtxt';
 // Layer 2 — the vision library and the one pipeline.
 export * from './vision/types';
 export {

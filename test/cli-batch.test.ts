@@ -7,7 +7,7 @@ import { strict as assert } from 'node:assert';
 import { spawn } from 'node:child_process';
 import * as path from 'node:path';
 import { createClient } from '../src/client';
-import type { InferenceClient } from '../src/client/types';
+import type { InferenceClient } from '../src/protocol/types';
 import { buildFixtureRepository, FIXTURE_REPOSITORY, fixtureImage } from './support/fixtures';
 import { startServe, type ServeHandle } from './support/serve';
 

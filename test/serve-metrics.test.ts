@@ -9,7 +9,7 @@ import { spawnSync } from 'node:child_process';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { createClient } from '../src/client';
-import type { InferenceClient, Tensor } from '../src/client/types';
+import type { InferenceClient, Tensor } from '../src/protocol/types';
 import { METRIC_FAMILIES, METRICS_CONTENT_TYPE } from '../src/server/metrics';
 import { buildFixtureRepository, FIXTURE_REPOSITORY } from './support/fixtures';
 import { seededValues } from './support/ort';

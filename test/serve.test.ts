@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { createClient } from '../src/client';
-import { loadKserveProto } from '../src/client/grpc-codec';
+import { loadKserveProto } from '../src/protocol/grpc-codec';
 import { inferResponseSerializer, typedContentsBytes } from '../src/server/grpc-infer-wire';
 import { buildFixtureRepository, FIXTURE_REPOSITORY } from './support/fixtures';
 import { seededValues } from './support/ort';

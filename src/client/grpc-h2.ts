@@ -15,9 +15,9 @@
 import * as http2 from 'node:http2';
 import * as zlib from 'node:zlib';
 import * as grpc from '@grpc/grpc-js';
-import { isTritonError } from './errors';
-import { InferReplyReader, type ReplyMemory } from './grpc-codec';
-import type { TlsOptions } from './types';
+import { isTritonError } from '../protocol/errors';
+import { InferReplyReader, type ReplyMemory } from '../protocol/grpc-codec';
+import type { TlsOptions } from '../protocol/types';
 
 const KEEPALIVE_TIME_MS = 30000;
 const KEEPALIVE_TIMEOUT_MS = 10000;

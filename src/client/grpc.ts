@@ -9,7 +9,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { resolveRemoteOptions } from './remote';
 import { attachRelease, ReplyBufferPool } from './buffer-pool';
-import { TritonError, codeFromGrpcStatus, type TritonErrorCode } from './errors';
+import { TritonError, codeFromGrpcStatus, type TritonErrorCode } from '../protocol/errors';
 import { H2Channel } from './grpc-h2';
 import {
   decodeInferResponse,
@@ -25,7 +25,7 @@ import {
   type WireModelMetadata,
   type WireModelStatistics,
   type WireServerMetadata,
-} from './grpc-codec';
+} from '../protocol/grpc-codec';
 import type {
   CallOptions,
   InferRequest,
@@ -37,7 +37,7 @@ import type {
   RemoteClientOptions,
   RepositoryModel,
   ServerMetadata,
-} from './types';
+} from '../protocol/types';
 
 export const GRPC_DEFAULT_PORT = 8001;
 export { DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_TIMEOUT_MS } from './remote';

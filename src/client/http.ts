@@ -1,7 +1,7 @@
 /**
  * KServe v2 over HTTP/REST (Triton's port 8000) on Node's own node:http / node:https
  * with a keep-alive Agent. Request and response bodies use the binary tensor
- * extension (src/client/http-codec.ts); JSON-only replies are still understood.
+ * extension (src/protocol/http-codec.ts); JSON-only replies are still understood.
  * Every failure is a TritonError, mapped in one place (`replyError` for HTTP
  * replies, `transportError` for sockets).
  */
@@ -16,14 +16,14 @@ import {
   httpStatusForCode,
   isTritonError,
   type TritonErrorCode,
-} from './errors';
+} from '../protocol/errors';
 import {
   BodyCollector,
   INFERENCE_HEADER,
   decodeInferResponse,
   encodeInferRequest,
   parseErrorBody,
-} from './http-codec';
+} from '../protocol/http-codec';
 import type {
   CallOptions,
   InferRequest,
@@ -39,7 +39,7 @@ import type {
   ServerMetadata,
   StatisticDuration,
   TensorMetadata,
-} from './types';
+} from '../protocol/types';
 
 /** Triton's default HTTP port. */
 export const DEFAULT_HTTP_PORT = 8000;

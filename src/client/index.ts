@@ -2,11 +2,11 @@
  * Client factory: one place that turns user-facing settings (a config node, a CLI
  * URL) into an InferenceClient for the chosen transport.
  */
-import { TritonError } from './errors';
+import { TritonError } from '../protocol/errors';
 import { GrpcClient } from './grpc';
 import { HttpClient } from './http';
 import { LocalClient } from './local';
-import type { InferenceClient, LocalClientOptions, RemoteClientOptions } from './types';
+import type { InferenceClient, LocalClientOptions, RemoteClientOptions } from '../protocol/types';
 
 export type ClientOptions =
   | ({ mode: 'grpc' } & RemoteClientOptions)

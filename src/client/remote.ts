@@ -3,8 +3,8 @@
  * what the user configured, and the "host:port" used in every message. One place, so
  * both transports accept and refuse the same options with the same sentences.
  */
-import { TritonError } from './errors';
-import type { RemoteClientOptions } from './types';
+import { TritonError } from '../protocol/errors';
+import type { RemoteClientOptions } from '../protocol/types';
 
 export const DEFAULT_TIMEOUT_MS = 30000;
 /** 256 MiB: a [1,3,1280,1280] FP32 request and YOLOv8-seg outputs at 1280 fit easily. */

@@ -16,7 +16,7 @@
  *   two endpoints at the same time, so each call has exactly one answer.
  * - With a single endpoint this is the retrying client.
  */
-import { isTritonError, TritonError, toTritonError } from './errors';
+import { isTritonError, TritonError, toTritonError } from '../protocol/errors';
 import { DEFAULT_TIMEOUT_MS } from './remote';
 import {
   backoffDelay,
@@ -38,7 +38,7 @@ import type {
   RepositoryModel,
   ServerMetadata,
   StatisticDuration,
-} from './types';
+} from '../protocol/types';
 
 export interface ReplicaOptions extends RetryOptions {
   /** Default per-call deadline in ms, retries included (default 30000). */

@@ -9,7 +9,7 @@
  * same answer the next time. Inference is idempotent on a KServe v2 server, so sending a
  * request again after a dropped connection cannot do harm.
  */
-import { GrpcStatus, isTritonError, TritonError } from './errors';
+import { GrpcStatus, isTritonError, TritonError } from '../protocol/errors';
 
 export interface RetryOptions {
   /** First backoff step in ms (default 50); step n is min(maxDelayMs, baseDelayMs·2ⁿ). */

@@ -12,8 +12,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describeRuntime, type LocalClient, type RuntimeInfo } from '../client/local';
-import { TritonError, httpStatusForCode, toTritonError } from '../client/errors';
-import type { InferenceClient } from '../client/types';
+import { TritonError, httpStatusForCode, toTritonError } from '../protocol/errors';
+import type { InferenceClient } from '../protocol/types';
 import { resolveProfile, type ProfileCache } from '../vision/pipeline';
 import type { ListedModel } from '../shared/wire';
 import type { ServerCredentials } from './config';

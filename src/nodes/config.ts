@@ -3,7 +3,7 @@
  * flow saved by an older release up to it, and the conversion of the editor's values
  * (numbers may arrive as strings) into typed settings. Pure functions: no Node-RED.
  */
-import { TritonError } from '../client/errors';
+import { TritonError } from '../protocol/errors';
 import {
   CONFIG_VERSION,
   HEALTH_OPTIONS,

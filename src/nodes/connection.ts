@@ -8,8 +8,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { createClient, ReplicaClient, type ClientOptions } from '../client';
 import type { ReplicaStatus } from '../client/replicas';
-import { TritonError, isTritonError } from '../client/errors';
-import type { InferenceClient, TlsOptions } from '../client/types';
+import { TritonError, isTritonError } from '../protocol/errors';
+import type { InferenceClient, TlsOptions } from '../protocol/types';
 import { ProfileCache } from '../vision/pipeline';
 import { SERVER_OPTIONS } from '../shared/options';
 import {

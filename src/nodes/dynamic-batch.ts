@@ -7,7 +7,7 @@
  * are identical to single runs, and each message is answered or fails on its own.
  */
 import { batchKey, joinRequests, modelMaxBatch, splitResponse } from '../vision/batch';
-import type { CallOptions, InferRequest, InferResponse, InferenceClient } from '../client/types';
+import type { CallOptions, InferRequest, InferResponse, InferenceClient } from '../protocol/types';
 
 export interface DynamicBatchOptions {
   /** Largest batch; 0: the model's max_batch_size (never above it). */

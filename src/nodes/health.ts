@@ -3,9 +3,9 @@
  * ready state of the chosen models, on input and on a timer, sent always or only
  * when something changed.
  */
-import { TritonError, toTritonError, type TritonErrorCode } from '../client/errors';
+import { TritonError, toTritonError, type TritonErrorCode } from '../protocol/errors';
 import type { ReplicaStatus } from '../client/replicas';
-import type { InferenceClient, ModelStatistics } from '../client/types';
+import type { InferenceClient, ModelStatistics } from '../protocol/types';
 import type { HealthConfig } from './config';
 import { modelList } from './config';
 import { withReplicas, type ServerConnection, type ServerUser } from './connection';

@@ -13,8 +13,8 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { TritonError, toTritonError } from '../client/errors';
-import type { InferenceClient } from '../client/types';
+import { TritonError, toTritonError } from '../protocol/errors';
+import type { InferenceClient } from '../protocol/types';
 import { resolveProfile, type ProfileCache, type TaskResult } from '../vision/pipeline';
 import type { ModelProfile, Task } from '../vision/types';
 

@@ -2,7 +2,7 @@
  * What a message may change (msg.triton) and how node settings plus those overrides
  * become the vision pipeline's options for one message.
  */
-import { TritonError } from '../client/errors';
+import { TritonError } from '../protocol/errors';
 import type { TaskOptions } from '../vision/pipeline';
 import { TASK_OPTIONS, expected, isValid, type Rule, type TaskOption } from '../shared/options';
 import type { IccMode, Preprocess, ResizeMode, TaskConfig, TaskKind } from './config';

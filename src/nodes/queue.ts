@@ -4,7 +4,7 @@
  * pushed ends exactly once: it runs (answered) or it is handed to `onDrop`
  * (dropped). No Node-RED here, so the bookkeeping is testable on its own.
  */
-import { TritonError } from '../client/errors';
+import { TritonError } from '../protocol/errors';
 
 export type DropPolicy = 'oldest' | 'newest' | 'error';
 

@@ -1,5 +1,5 @@
 /** Registration of the task node types: config, server lookup, then a TaskController. */
-import { TritonError, toTritonError } from '../client/errors';
+import { TritonError, toTritonError } from '../protocol/errors';
 import { migrateTask, taskSettings, type TaskConfig, type TaskKind } from './config';
 import type { ServerNode } from './server-node';
 import { StatusText } from './status';

@@ -1,5 +1,5 @@
 /** The triton-server config node as the task, health and admin code find it. */
-import type { TritonError } from '../client/errors';
+import type { TritonError } from '../protocol/errors';
 import type { ServerConnection } from './connection';
 import type { Node } from './types';
 

@@ -3,7 +3,7 @@
  * deploy, runs messages through the queue and the vision pipeline, and ends each message
  * exactly once through the one error path (red status + done(err)).
  */
-import { TritonError, toTritonError } from '../client/errors';
+import { TritonError, toTritonError } from '../protocol/errors';
 import { annotate } from '../vision/annotate';
 import { decodeImage } from '../vision/image';
 import {

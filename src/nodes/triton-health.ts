@@ -1,5 +1,5 @@
 /** triton-health: server and model readiness, on input and every N seconds. */
-import { toTritonError } from '../client/errors';
+import { toTritonError } from '../protocol/errors';
 import type { ServerNode } from './server-node';
 import { StatusText } from './status';
 import { healthSettings, migrateHealth, type HealthConfig } from './config';

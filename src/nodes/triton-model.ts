@@ -4,7 +4,7 @@
  * server node allows it ("Allow model control from flows"), since a flow that unloads a
  * model stops every node that uses it. Errors carry the codes of every other node.
  */
-import { TritonError, toTritonError } from '../client/errors';
+import { TritonError, toTritonError } from '../protocol/errors';
 import { MODEL_ACTIONS, type ModelAction } from '../shared/options';
 import { migrateModel, modelNodeSettings, type ModelNodeConfig } from './config';
 import { withReplicas, type ServerConnection } from './connection';

@@ -4,7 +4,7 @@
  * The editor's admin routes are registered here, once per runtime.
  */
 import * as path from 'node:path';
-import { toTritonError } from '../client/errors';
+import { toTritonError } from '../protocol/errors';
 import { describeRuntime } from '../client/local';
 import { localRuntime, registerAdminRoutes } from './admin';
 import { endpointKey, type ServerNode } from './server-node';

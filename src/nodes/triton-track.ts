@@ -7,7 +7,7 @@
  * Its options (defaults, ranges, sentences) are TRACK_OPTIONS in src/shared/options.ts; the
  * editor is src/editor (forms.ts trackForm, browser/track.ts).
  */
-import { TritonError, toTritonError } from '../client/errors';
+import { TritonError, toTritonError } from '../protocol/errors';
 import { annotateTracking } from '../vision/track/annotate';
 import { cropDetections, splitMessages } from '../vision/track/crops';
 import { parseGeometry } from '../vision/track/geometry';

@@ -6,7 +6,7 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { isIP } from 'node:net';
-import { TritonError } from '../client/errors';
+import { TritonError } from '../protocol/errors';
 
 /**
  * `none`: every model is loaded at start and the repository API cannot load or unload

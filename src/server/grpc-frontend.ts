@@ -6,7 +6,7 @@
  * from the shared table in errors.ts.
  */
 import * as grpc from '@grpc/grpc-js';
-import { TritonError, grpcStatusForCode, toTritonError } from '../client/errors';
+import { TritonError, grpcStatusForCode, toTritonError } from '../protocol/errors';
 import {
   decodeInferRequest,
   encodeInferResponse,
@@ -17,8 +17,8 @@ import {
   repositoryModelToWire,
   serverMetadataToWire,
   type WireInferRequest,
-} from '../client/grpc-codec';
-import type { CallOptions, InferenceClient } from '../client/types';
+} from '../protocol/grpc-codec';
+import type { CallOptions, InferenceClient } from '../protocol/types';
 import { checkBearer, modelControlRefused, type ModelControlMode } from './access';
 import { BodyPool } from './body-pool';
 import {

@@ -13,8 +13,8 @@
  * 3 shape as packed int64), 6 raw_output_contents (bytes). A response with anything
  * else set (parameters, typed contents) goes to the generic encoder.
  */
-import type { WireInferResponse, WireTensor } from '../client/grpc-codec';
-import { DATATYPE_BYTES, isDataType } from '../client/tensor';
+import type { WireInferResponse, WireTensor } from '../protocol/grpc-codec';
+import { DATATYPE_BYTES, isDataType } from '../protocol/tensor';
 import type { BodyPool } from './body-pool';
 
 const LEN = 2;

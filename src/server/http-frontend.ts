@@ -16,7 +16,7 @@
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as zlib from 'node:zlib';
-import { TritonError, httpStatusForCode, isTritonError } from '../client/errors';
+import { TritonError, httpStatusForCode, isTritonError } from '../protocol/errors';
 import {
   decodeInferRequest,
   encodeErrorBody,
@@ -26,8 +26,8 @@ import {
   INFERENCE_HEADER,
   wantsBinary,
   type BinaryOutputChoice,
-} from '../client/http-codec';
-import type { InferResponse, InferenceClient } from '../client/types';
+} from '../protocol/http-codec';
+import type { InferResponse, InferenceClient } from '../protocol/types';
 import { checkBearer, modelControlRefused, type ModelControlMode } from './access';
 import { BodyPool, MIN_POOLED_BYTES, PooledBody } from './body-pool';
 import { JsonWorker } from './json-worker';

@@ -11,7 +11,7 @@
  * Its only job is `data` → bytes; every other check stays in decodeInferRequest.
  */
 import { Worker } from 'node:worker_threads';
-import { TritonError } from '../client/errors';
+import { TritonError } from '../protocol/errors';
 
 /**
  * Main → worker: {id, json: Uint8Array (transferred)}.

@@ -19,7 +19,7 @@
  */
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { ModelStatistics } from '../client/types';
+import type { ModelStatistics } from '../protocol/types';
 import { checkBearer } from './access';
 
 /** The content type of the Prometheus text exposition format. */

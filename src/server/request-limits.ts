@@ -4,9 +4,9 @@
  * requests may be in progress at once. One place for these facts; both frontends and
  * the serve command read them from here.
  */
-import { TritonError } from '../client/errors';
-import { DATATYPE_BYTES, configToDataType } from '../client/tensor';
-import type { ModelConfig } from '../client/types';
+import { TritonError } from '../protocol/errors';
+import { DATATYPE_BYTES, configToDataType } from '../protocol/tensor';
+import type { ModelConfig } from '../protocol/types';
 
 /**
  * The longest JSON text one tensor value may take, separator and some spacing

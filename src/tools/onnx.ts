@@ -6,7 +6,7 @@
  * are rebuilt and every other byte is copied as it was.
  */
 import * as protobuf from 'protobufjs';
-import { floatToHalfBits } from '../client/tensor';
+import { floatToHalfBits } from '../protocol/tensor';
 
 /** TensorProto.DataType values. */
 export const OnnxType = {

@@ -11,8 +11,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
-import { formatModelConfig } from '../client/pbtxt';
-import type { ConfigDataType, ModelConfig } from '../client/types';
+import { formatModelConfig } from '../protocol/pbtxt';
+import type { ConfigDataType, ModelConfig } from '../protocol/types';
 import { IMAGENET_MEAN, IMAGENET_STD } from '../vision/profile';
 import {
   AttributeType,

@@ -3,7 +3,7 @@
  * classification panel, all in ONE SVG overlay that sharp composites in a single pass
  * (no per-shape raster work in JS, and text rendering comes from librsvg + fontconfig).
  */
-import { TritonError } from '../client/errors';
+import { TritonError } from '../protocol/errors';
 import { imageErrorFromSharp, openImage } from './image';
 import type { Classification, DecodedImage, Detection, ImageInput } from './types';
 

@@ -9,7 +9,7 @@
  * client view whose infer() waits until every image has either asked (or failed before
  * asking), then the gathered requests go out batched. runTask needs no change for it.
  */
-import { TritonError, isTritonError } from '../client/errors';
+import { TritonError, isTritonError } from '../protocol/errors';
 import type {
   CallOptions,
   InferRequest,
@@ -17,7 +17,7 @@ import type {
   InferenceClient,
   Tensor,
   TensorData,
-} from '../client/types';
+} from '../protocol/types';
 
 /**
  * The largest batch a model takes: its config's max_batch_size, 0 when it has no batch

@@ -1,7 +1,7 @@
 /**
  * Classifier output → top-k classes with probabilities.
  */
-import { TritonError } from '../client/errors';
+import { TritonError } from '../protocol/errors';
 import type { Classification, ClassifyOptions, ModelProfile } from './types';
 
 export const DEFAULT_TOP_K = 5;

@@ -11,7 +11,7 @@
  * boxes mapped back through the letterbox with per-axis gains and clipped; boxes left with no
  * area are dropped.
  */
-import { TritonError } from '../client/errors';
+import { TritonError } from '../protocol/errors';
 import { boxToOriginal, normalizeBox } from './geometry';
 import { nmsSteps } from './nms';
 import { anchorCount } from './profile';

@@ -12,9 +12,9 @@
  */
 import sharp from 'sharp';
 import type { Metadata, Sharp } from 'sharp';
-import { TritonError } from '../client/errors';
-import { floatToHalfBits } from '../client/tensor';
-import type { DataType } from '../client/types';
+import { TritonError } from '../protocol/errors';
+import { floatToHalfBits } from '../protocol/tensor';
+import type { DataType } from '../protocol/types';
 import { computeCenterCrop, computeLetterbox, computeZooCrop } from './geometry';
 import { resizeLinearCv, resizePil } from './resample';
 import type {
@@ -536,7 +536,7 @@ function planarF32(p: Placement, out: Float32Array, scale: number, m: Num3, d: N
 /**
  * The source as 32-bit words when every row starts on a word boundary (width a multiple of
  * 4, aligned buffer): four RGB pixels are then three word loads instead of twelve byte
- * loads, which measured ~35 % faster. Little-endian is guaranteed (client/tensor refuses
+ * loads, which measured ~35 % faster. Little-endian is guaranteed (protocol/tensor refuses
  * anything else).
  */
 function wordsOf(src: Uint8Array, w: number): Uint32Array | undefined {

@@ -5,7 +5,7 @@
  * when it is set up (deploy or profile), once and with a sentence, instead of on
  * every message.
  */
-import { TritonError } from '../client/errors';
+import { TritonError } from '../protocol/errors';
 
 /** The largest input side in pixels a model may declare, unless raised. */
 export const DEFAULT_MAX_INPUT_SIDE = 4096;

@@ -14,8 +14,8 @@
  * write them. The server's NMS has already run: here only the confidence threshold, the
  * class filter and the detection cap apply.
  */
-import { TritonError } from '../client/errors';
-import type { Tensor } from '../client/types';
+import { TritonError } from '../protocol/errors';
+import type { Tensor } from '../protocol/types';
 import { resolveDetectOptions } from './detect';
 import { boxToOriginal, normalizeBox } from './geometry';
 import type { Detection, DetectOptions, LetterboxGeometry, ModelProfile } from './types';

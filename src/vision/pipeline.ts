@@ -4,8 +4,8 @@
  * timings. Nodes, the CLI and the benchmarks all call this; nothing else
  * duplicates it.
  */
-import { TritonError, isTritonError } from '../client/errors';
-import type { CallOptions, InferenceClient, ModelConfig, Tensor } from '../client/types';
+import { TritonError, isTritonError } from '../protocol/errors';
+import type { CallOptions, InferenceClient, ModelConfig, Tensor } from '../protocol/types';
 import { annotate } from './annotate';
 import { classify } from './classify';
 import { decodeDetectionsSliced } from './detect';

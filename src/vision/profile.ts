@@ -6,9 +6,9 @@
  * input_size, ...) > the tensor layout > the `<Task>_<Dataset>_<Arch>_<Backend>` model name,
  * which only settles what the layout leaves open (YOLOv5 or YOLOX for a dynamic anchor count).
  */
-import { TritonError } from '../client/errors';
+import { TritonError } from '../protocol/errors';
 import { findNmsOutputs } from './nms-outputs';
-import type { DataType, ModelConfig, ModelMetadata, TensorMetadata } from '../client/types';
+import type { DataType, ModelConfig, ModelMetadata, TensorMetadata } from '../protocol/types';
 import { COCO80, IMAGENET1000 } from './labels';
 import { checkInputSize, type InputSizeLimit } from './limits';
 import type { ClassifyPreset, Family, ModelProfile, Preprocess, Task } from './types';

@@ -10,7 +10,7 @@
  * Ultralytics drops them.
  */
 import sharp from 'sharp';
-import { TritonError } from '../client/errors';
+import { TritonError } from '../protocol/errors';
 import {
   checkUnit,
   resolveDetectOptions,

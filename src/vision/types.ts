@@ -2,7 +2,7 @@
  * Shared types of the vision library (layer 2). Pure data: no Node-RED, no network.
  * Coordinates are pixels of the ORIGINAL image unless a name says otherwise.
  */
-import type { DataType } from '../client/types';
+import type { DataType } from '../protocol/types';
 import type { NmsOutputs } from './nms-outputs';
 
 export type Task = 'detect' | 'segment' | 'classify';

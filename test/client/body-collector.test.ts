@@ -4,7 +4,7 @@
  * on an 8-byte boundary; a body that turns out longer or shorter is still returned exactly.
  */
 import { strict as assert } from 'node:assert';
-import { BodyCollector } from '../../src/client/http-codec';
+import { BodyCollector } from '../../src/protocol/http-codec';
 
 const bytes = (n: number, from = 0): Buffer =>
   Buffer.from(Array.from({ length: n }, (_, i) => (from + i) % 251));

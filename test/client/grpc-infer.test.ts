@@ -22,9 +22,9 @@ import {
   encodeInferRequestFrame,
   loadKserveProto,
   type WireInferRequest,
-} from '../../src/client/grpc-codec';
+} from '../../src/protocol/grpc-codec';
 import { LocalClient } from '../../src/client/local';
-import type { Tensor } from '../../src/client/types';
+import type { Tensor } from '../../src/protocol/types';
 import { startGrpcFrontend, type GrpcFrontend } from '../../src/server/grpc-frontend';
 import { FIXTURE_REPOSITORY, buildFixtureRepository, fixtureModel } from '../support/fixtures';
 import { releaseOnnxSessions, runOnnx, sameBits, seededValues } from '../support/ort';

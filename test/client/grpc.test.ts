@@ -29,9 +29,9 @@ import {
   type WireInferRequest,
   type WireInferResponse,
   type WireModelConfig,
-} from '../../src/client/grpc-codec';
+} from '../../src/protocol/grpc-codec';
 import { LocalClient } from '../../src/client/local';
-import type { ModelConfig, Tensor } from '../../src/client/types';
+import type { ModelConfig, Tensor } from '../../src/protocol/types';
 import { startGrpcFrontend, type GrpcFrontend } from '../../src/server/grpc-frontend';
 import { FIXTURE_REPOSITORY, buildFixtureRepository, fixtureModel } from '../support/fixtures';
 import { asHalfValues, releaseOnnxSessions, runOnnx, sameBits, seededValues } from '../support/ort';

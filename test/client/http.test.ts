@@ -19,10 +19,10 @@ import {
   encodeInferRequest,
   encodeInferResponse,
   parseErrorBody,
-} from '../../src/client/http-codec';
+} from '../../src/protocol/http-codec';
 import { HttpClient } from '../../src/client/http';
 import { LocalClient } from '../../src/client/local';
-import type { InferResponse, Tensor } from '../../src/client/types';
+import type { InferResponse, Tensor } from '../../src/protocol/types';
 import { startHttpFrontend, type HttpFrontend } from '../../src/server/http-frontend';
 import { buildFixtureRepository } from '../support/fixtures';
 import { seededValues } from '../support/ort';

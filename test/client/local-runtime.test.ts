@@ -12,7 +12,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { LocalClient } from '../../src/client/local';
-import type { Tensor } from '../../src/client/types';
+import type { Tensor } from '../../src/protocol/types';
 import { FIXTURE_REPOSITORY, buildFixtureRepository, fixtureModel } from '../support/fixtures';
 import { releaseOnnxSessions, runOnnx, seededValues } from '../support/ort';
 

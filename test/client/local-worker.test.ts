@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { LocalClient } from '../../src/client/local';
-import type { InferRequest } from '../../src/client/types';
+import type { InferRequest } from '../../src/protocol/types';
 import { buildFixtureRepository, fixtureModel } from '../support/fixtures';
 import { releaseOnnxSessions, runOnnx, sameBits, seededValues } from '../support/ort';
 

@@ -8,8 +8,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { LocalClient, type OrtRuntime, type OrtSession } from '../../src/client/local';
-import { float32ToHalf } from '../../src/client/tensor';
-import type { InferRequest, Tensor } from '../../src/client/types';
+import { float32ToHalf } from '../../src/protocol/tensor';
+import type { InferRequest, Tensor } from '../../src/protocol/types';
 import {
   FIXTURE_REPOSITORY,
   buildFixtureRepository,

@@ -11,8 +11,8 @@ import {
   parseModelConfig,
   parseTextProto,
   treeToJson,
-} from '../../src/client/pbtxt';
-import type { ModelConfig } from '../../src/client/types';
+} from '../../src/protocol/pbtxt';
+import type { ModelConfig } from '../../src/protocol/types';
 import { FIXTURE_REPOSITORY } from '../support/fixtures';
 
 const TRITON_DIR = path.resolve(__dirname, '..', '..', 'models', 'triton');

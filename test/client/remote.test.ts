@@ -6,7 +6,7 @@ import { strict as assert } from 'node:assert';
 import { GrpcClient } from '../../src/client/grpc';
 import { HttpClient } from '../../src/client/http';
 import { resolveRemoteOptions } from '../../src/client/remote';
-import type { RemoteClientOptions } from '../../src/client/types';
+import type { RemoteClientOptions } from '../../src/protocol/types';
 
 describe('remote client options', () => {
   it('defaults: 127.0.0.1, the protocol port, 30 s, 256 MiB; IPv6 hosts bracketed', () => {

@@ -11,12 +11,12 @@ import * as http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import { clientOptionsFromUrl, createClient } from '../../src/client';
-import { GrpcStatus, TritonError, isTritonError } from '../../src/client/errors';
+import { GrpcStatus, TritonError, isTritonError } from '../../src/protocol/errors';
 import { GrpcClient } from '../../src/client/grpc';
 import { HttpClient } from '../../src/client/http';
 import { ReplicaClient, sumStatistics, type ReplicaStatus } from '../../src/client/replicas';
 import { backoffDelay, isRetryable, RETRY_DEFAULTS } from '../../src/client/retry';
-import type { InferenceClient, InferRequest, ModelStatistics } from '../../src/client/types';
+import type { InferenceClient, InferRequest, ModelStatistics } from '../../src/protocol/types';
 import { buildFixtureRepository, fixtureImage, FIXTURE_REPOSITORY } from '../support/fixtures';
 import { startServe, type ServeHandle } from '../support/serve';
 

@@ -13,8 +13,8 @@ import * as http from 'node:http';
 import * as http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { createClient, type ClientOptions } from '../../src/client';
-import { float32ToHalf } from '../../src/client/tensor';
-import type { InferenceClient, Tensor } from '../../src/client/types';
+import { float32ToHalf } from '../../src/protocol/tensor';
+import type { InferenceClient, Tensor } from '../../src/protocol/types';
 import { buildFixtureRepository, fixtureModel } from '../support/fixtures';
 import { asHalfValues, releaseOnnxSessions, runOnnx, sameBits, seededValues } from '../support/ort';
 import {

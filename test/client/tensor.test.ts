@@ -5,7 +5,7 @@ import {
   halfBitsToFloat,
   tensorToBytes,
   validateTensor,
-} from '../../src/client/tensor';
+} from '../../src/protocol/tensor';
 
 describe('tensor codecs', () => {
   describe('IEEE half precision', () => {

@@ -1,7 +1,7 @@
 /**
  * One definition of each fact, checked: the option schema (src/shared/options.ts) against the
  * runtime's config parsing, the catalogs, the help pages, the example flows and the demo; the
- * error codes (src/client/errors.ts) against the catalogs and help; and the layout of the
+ * error codes (src/protocol/errors.ts) against the catalogs and help; and the layout of the
  * shipped flows against their labels' widths. No browser: editor.test.ts does that part.
  */
 import * as assert from 'node:assert/strict';
@@ -42,9 +42,9 @@ type Catalog = Record<string, Record<string, Record<string, string>>>;
 
 /** The codes of the TritonErrorCode union, read from its source. */
 function errorCodes(): string[] {
-  const src = fs.readFileSync(path.join(ROOT, 'src', 'client', 'errors.ts'), 'utf8');
+  const src = fs.readFileSync(path.join(ROOT, 'src', 'protocol', 'errors.ts'), 'utf8');
   const union = /export type TritonErrorCode =([\s\S]*?);/.exec(src);
-  assert.ok(union, 'TritonErrorCode not found in src/client/errors.ts');
+  assert.ok(union, 'TritonErrorCode not found in src/protocol/errors.ts');
   return [...union[1]!.matchAll(/\|\s*'([A-Z_]+)'/g)].map((m) => m[1]!);
 }
 
@@ -77,7 +77,7 @@ describe('editor sources: one definition of each fact', function () {
   describe('error codes', function () {
     const codes = errorCodes();
 
-    it('reads the codes from src/client/errors.ts', function () {
+    it('reads the codes from src/protocol/errors.ts', function () {
       assert.ok(codes.length >= 20, codes.join());
       assert.ok(codes.includes('RUNTIME_MISSING') && codes.includes('QUEUE_FULL'));
     });

@@ -9,7 +9,7 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import sharp from 'sharp';
 import { createClient } from '../../src/client';
-import type { InferenceClient } from '../../src/client/types';
+import type { InferenceClient } from '../../src/protocol/types';
 import type { NodeMessage } from '../../src/nodes/types';
 import type { TaskResult } from '../../src/vision/pipeline';
 import {

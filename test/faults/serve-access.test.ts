@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { createClient } from '../../src/client';
-import type { InferenceClient } from '../../src/client/types';
+import type { InferenceClient } from '../../src/protocol/types';
 import { isLoopback } from '../../src/server/access';
 import { ProcessWatch, addIdentityModel, rawRequest } from '../support/faults';
 import { startServe, type ServeHandle } from '../support/serve';

@@ -16,7 +16,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { createClient } from '../../src/client';
-import { loadKserveProto } from '../../src/client/grpc-codec';
+import { loadKserveProto } from '../../src/protocol/grpc-codec';
 import { buildFixtureRepository, FIXTURE_REPOSITORY } from '../support/fixtures';
 import {
   ProcessWatch,

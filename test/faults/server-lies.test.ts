@@ -8,7 +8,7 @@
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import { HttpClient } from '../../src/client/http';
-import { MAX_ERROR_MESSAGE_CHARS, TritonError } from '../../src/client/errors';
+import { MAX_ERROR_MESSAGE_CHARS, TritonError } from '../../src/protocol/errors';
 import { checkInputSize, DEFAULT_MAX_INPUT_SIDE } from '../../src/vision/limits';
 import { ProcessWatch, sendExpectingError, startLyingServer } from '../support/faults';
 import { fixtureImage } from '../support/fixtures';

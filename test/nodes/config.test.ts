@@ -2,7 +2,7 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { TritonError } from '../../src/client/errors';
+import type { TritonError } from '../../src/protocol/errors';
 import { parseOverrides, taskOptions } from '../../src/nodes/overrides';
 import { TASK_OPTIONS, check } from '../../src/shared/options';
 import {

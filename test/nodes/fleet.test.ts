@@ -15,7 +15,7 @@ import { endpointKey, type ServerNode } from '../../src/nodes/server-node';
 import tritonModel, { type ModelResult, type RepositoryRow } from '../../src/nodes/triton-model';
 import type { NodeMessage, NodeStatus } from '../../src/nodes/types';
 import type { TaskResult } from '../../src/vision/pipeline';
-import type { ModelStatistics } from '../../src/client/types';
+import type { ModelStatistics } from '../../src/protocol/types';
 import { buildFixtureRepository, fixtureImage } from '../support/fixtures';
 import {
   ALL_NODES,

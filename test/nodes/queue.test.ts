@@ -1,5 +1,5 @@
 import * as assert from 'node:assert/strict';
-import type { TritonError } from '../../src/client/errors';
+import type { TritonError } from '../../src/protocol/errors';
 import { EveryNth, InputQueue, type DropPolicy } from '../../src/nodes/queue';
 
 /** A job that finishes when the test says so. */

@@ -5,7 +5,7 @@
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import { createClient } from '../../src/client';
-import type { InferenceClient } from '../../src/client/types';
+import type { InferenceClient } from '../../src/protocol/types';
 import { runTask, type TaskOptions, type TaskResult } from '../../src/vision/pipeline';
 import { buildFixtureRepository, fixtureImage } from '../support/fixtures';
 import {

@@ -2,8 +2,8 @@
  * Runs a fixture ONNX file directly with onnxruntime-node: the independent
  * reference that the client/server paths must reproduce bit for bit.
  */
-import type { Tensor } from '../../src/client/types';
-import { float32ToHalf, halfToFloat32 } from '../../src/client/tensor';
+import type { Tensor } from '../../src/protocol/types';
+import { float32ToHalf, halfToFloat32 } from '../../src/protocol/tensor';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Ort = any;

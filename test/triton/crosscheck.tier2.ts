@@ -16,7 +16,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { createClient } from '../../src/client';
-import type { InferenceClient, Tensor } from '../../src/client/types';
+import type { InferenceClient, Tensor } from '../../src/protocol/types';
 import { runTask, type TaskResult } from '../../src/vision/pipeline';
 import type { Classification, Detection } from '../../src/vision/types';
 import { externalEndpoints } from '../support/endpoints';

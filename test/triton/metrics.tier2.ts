@@ -7,7 +7,7 @@
  */
 import { strict as assert } from 'node:assert';
 import { createClient } from '../../src/client';
-import type { Tensor } from '../../src/client/types';
+import type { Tensor } from '../../src/protocol/types';
 import { externalEndpoints } from '../support/endpoints';
 import { buildFixtureRepository, FIXTURE_REPOSITORY } from '../support/fixtures';
 import { seededValues } from '../support/ort';

@@ -5,9 +5,9 @@
  */
 import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
-import { isTritonError } from '../../src/client/errors';
+import { isTritonError } from '../../src/protocol/errors';
 import { LocalClient } from '../../src/client/local';
-import type { InferRequest, InferResponse } from '../../src/client/types';
+import type { InferRequest, InferResponse } from '../../src/protocol/types';
 import { joinRequests, splitResponse } from '../../src/vision/batch';
 import {
   runTask,

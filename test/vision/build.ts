@@ -2,7 +2,7 @@
  * Hand-built model descriptions and output tensors for the post-processing specs.
  * Every tensor here is laid out as REFERENCE B.1 describes the exports.
  */
-import type { ModelConfig, ModelMetadata, TensorMetadata } from '../../src/client/types';
+import type { ModelConfig, ModelMetadata, TensorMetadata } from '../../src/protocol/types';
 import { computeLetterbox } from '../../src/vision/geometry';
 import { anchorCount, deriveProfile } from '../../src/vision/profile';
 import type { LetterboxGeometry, ModelProfile } from '../../src/vision/types';

@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { float32ToHalf, halfToFloat32 } from '../../src/client/tensor';
+import { float32ToHalf, halfToFloat32 } from '../../src/protocol/tensor';
 import { decodeDetections, MAX_NMS } from '../../src/vision/detect';
 import { computeLetterbox } from '../../src/vision/geometry';
 import { boxIou, nms } from '../../src/vision/nms';

@@ -2,7 +2,7 @@ import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as zlib from 'node:zlib';
 import sharp from 'sharp';
-import { float32ToHalf, floatToHalfBits } from '../../src/client/tensor';
+import { float32ToHalf, floatToHalfBits } from '../../src/protocol/tensor';
 import {
   decodeImage,
   encodeImage,

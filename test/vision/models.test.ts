@@ -22,7 +22,7 @@ import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import sharp from 'sharp';
-import type { DataType, TensorMetadata } from '../../src/client/types';
+import type { DataType, TensorMetadata } from '../../src/protocol/types';
 import { classify } from '../../src/vision/classify';
 import { decodeDetections } from '../../src/vision/detect';
 import { computeLetterbox } from '../../src/vision/geometry';

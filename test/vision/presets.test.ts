@@ -5,8 +5,8 @@
  */
 import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
-import { isTritonError } from '../../src/client/errors';
-import type { TensorMetadata } from '../../src/client/types';
+import { isTritonError } from '../../src/protocol/errors';
+import type { TensorMetadata } from '../../src/protocol/types';
 import {
   boxToOriginal,
   computeCenterCrop,

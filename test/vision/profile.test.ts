@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import type { ModelConfig, TensorMetadata } from '../../src/client/types';
+import type { ModelConfig, TensorMetadata } from '../../src/protocol/types';
 import { anchorCount, deriveProfile, parseLabels } from '../../src/vision/profile';
 import { config, images, metadata } from './build';
 

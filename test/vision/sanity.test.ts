@@ -4,8 +4,8 @@
  * box with no area left after clipping is not reported.
  */
 import { strict as assert } from 'node:assert';
-import { isTritonError } from '../../src/client/errors';
-import type { TensorMetadata } from '../../src/client/types';
+import { isTritonError } from '../../src/protocol/errors';
+import type { TensorMetadata } from '../../src/protocol/types';
 import { MAX_DETECTIONS_LIMIT, decodeDetections } from '../../src/vision/detect';
 import { computeLetterbox } from '../../src/vision/geometry';
 import { anchorCount, deriveProfile } from '../../src/vision/profile';

@@ -2,7 +2,7 @@
  * One API call of the local client: its deadline and AbortSignal, and the shape of the
  * errors it ends with (always a TritonError carrying a code).
  */
-import { TritonError, isTritonError } from '../errors';
+import { TritonError, isTritonError } from '../../protocol/errors';
 
 export type ErrorDetails = { model?: string; endpoint: string };
 

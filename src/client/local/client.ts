@@ -15,8 +15,8 @@
  */
 import * as path from 'node:path';
 import { version as PACKAGE_VERSION } from '../../../package.json';
-import { TritonError } from '../errors';
-import { configToDataType } from '../tensor';
+import { TritonError } from '../../protocol/errors';
+import { configToDataType } from '../../protocol/tensor';
 import type {
   CallOptions,
   InferRequest,
@@ -31,7 +31,7 @@ import type {
   RepositoryModel,
   ServerMetadata,
   TensorMetadata,
-} from '../types';
+} from '../../protocol/types';
 import { Deadline, asTritonError, runCall, yieldToTimers } from './calls';
 import { fullShape } from './config';
 import { ModelLoader } from './loader';

@@ -3,8 +3,13 @@
  * batch size read from the model when config.pbtxt leaves them out) and the checks
  * Triton's ORT backend makes before it serves a model.
  */
-import type { PbMessage } from '../pbtxt';
-import type { ConfigDataType, ModelConfig, ModelConfigInput, ModelConfigOutput } from '../types';
+import type { PbMessage } from '../../protocol/pbtxt';
+import type {
+  ConfigDataType,
+  ModelConfig,
+  ModelConfigInput,
+  ModelConfigOutput,
+} from '../../protocol/types';
 import { ORT_TO_CONFIG, type OrtSession, type OrtValueMetadata } from './ort';
 
 /** Triton's default when auto-completing a model whose first dimension is variable. */

@@ -5,8 +5,8 @@
  * once no run is using it.
  */
 import * as path from 'node:path';
-import { TritonError } from '../errors';
-import type { ModelConfig } from '../types';
+import { TritonError } from '../../protocol/errors';
+import type { ModelConfig } from '../../protocol/types';
 import { asTritonError } from './calls';
 import { autoComplete, checkConfig, checkModelAgainstConfig } from './config';
 import type { OrtRuntime } from './ort';

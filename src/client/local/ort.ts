@@ -2,8 +2,8 @@
  * The slice of the onnxruntime JavaScript API that local mode uses (onnxruntime-node and
  * onnxruntime-web share it), and the conversions between our tensors and ORT's.
  */
-import { TritonError } from '../errors';
-import { configToDataType, float32ToHalf, halfToFloat32 } from '../tensor';
+import { TritonError } from '../../protocol/errors';
+import { configToDataType, float32ToHalf, halfToFloat32 } from '../../protocol/tensor';
 import type {
   ConfigDataType,
   DataType,
@@ -11,7 +11,7 @@ import type {
   ModelConfigOutput,
   Tensor,
   TensorData,
-} from '../types';
+} from '../../protocol/types';
 
 export interface OrtTensor {
   readonly type: string;

@@ -5,9 +5,9 @@
  */
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import { TritonError } from '../errors';
-import { modelConfigFromTree, parseTextProto, type PbMessage } from '../pbtxt';
-import type { ModelConfig } from '../types';
+import { TritonError } from '../../protocol/errors';
+import { modelConfigFromTree, parseTextProto, type PbMessage } from '../../protocol/pbtxt';
+import type { ModelConfig } from '../../protocol/types';
 import type { OrtSession } from './ort';
 
 export type SlotState = 'READY' | 'UNAVAILABLE' | 'UNLOADING';

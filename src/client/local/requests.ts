@@ -2,9 +2,9 @@
  * Request checks: an inference request against the model's config (names, datatypes,
  * shapes, batch size, requested outputs), before anything reaches onnxruntime.
  */
-import { TritonError } from '../errors';
-import { configToDataType, validateTensor } from '../tensor';
-import type { InferRequest, ModelConfig } from '../types';
+import { TritonError } from '../../protocol/errors';
+import { configToDataType, validateTensor } from '../../protocol/tensor';
+import type { InferRequest, ModelConfig } from '../../protocol/types';
 import { fullShape, shapeText } from './config';
 
 /** What a checked request asks for. */

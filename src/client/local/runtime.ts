@@ -16,7 +16,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { TritonError } from '../errors';
+import { TritonError } from '../../protocol/errors';
 import type { OrtRuntime } from './ort';
 import { WorkerRuntime } from './worker-pool';
 

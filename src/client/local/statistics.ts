@@ -2,7 +2,7 @@
  * Per-model, per-version inference statistics in Triton's shape: counts and cumulative
  * durations of the success, fail, queue and compute phases.
  */
-import type { ModelStatistics, StatisticDuration } from '../types';
+import type { ModelStatistics, StatisticDuration } from '../../protocol/types';
 
 export interface StatsRecord {
   last_inference: number;

@@ -1,5 +1,5 @@
 /** Built-in label lists, by the names node configs and model parameters use. */
-import { TritonError } from '../../client/errors';
+import { TritonError } from '../../protocol/errors';
 import { COCO80 } from './coco';
 import { IMAGENET1000 } from './imagenet';
 

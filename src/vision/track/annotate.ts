@@ -3,7 +3,7 @@
  * lines with their in/out counts and the zones with their current counts, in one composite
  * over the original image.
  */
-import { TritonError } from '../../client/errors';
+import { TritonError } from '../../protocol/errors';
 import { buildOverlay, colourFor, escapeSvg, type AnnotateOptions } from '../annotate';
 import { imageErrorFromSharp, openImage } from '../image';
 import type { Detection, ImageInput } from '../types';

@@ -15,7 +15,7 @@
  * Numbers the reference holds in float32 (detection boxes, IoU matrices, a new track's first
  * state) are rounded to float32 here too, so thresholds cut the same way.
  */
-import { TritonError } from '../../client/errors';
+import { TritonError } from '../../protocol/errors';
 import type { Box } from '../types';
 import { linearAssignment, type Assignment, type CostMatrix } from './assignment';
 import { initiate, multiPredict, update, type KalmanState } from './kalman';

@@ -4,7 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import sharp from 'sharp';
-import { TritonError } from '../../client/errors';
+import { TritonError } from '../../protocol/errors';
 import { decodeImage, type DecodeOptions } from '../image';
 import type { Box, ImageInput } from '../types';
 

@@ -3,7 +3,7 @@
  * or `{start: {x, y}, end: {x, y}}` in a message, `"x1,y1,x2,y2,x3,y3"`, `[[x, y], ...]` or
  * `{polygon: [{x, y}, ...]}` for a zone — read in one place into LineSpec / ZoneSpec.
  */
-import { TritonError } from '../../client/errors';
+import { TritonError } from '../../protocol/errors';
 import type { LineSpec, ZoneSpec } from './streams';
 import type { Point } from './zones';
 

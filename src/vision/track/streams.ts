@@ -2,7 +2,7 @@
  * Tracking for several cameras at once: one ByteTrack, set of counting lines and set of
  * zones per stream key (the Node-RED `msg.topic`), with crossing and zone events.
  */
-import { TritonError } from '../../client/errors';
+import { TritonError } from '../../protocol/errors';
 import type { Box } from '../types';
 import { ByteTrack, type ByteTrackOptions } from './bytetrack';
 import { LineZone, PolygonZone, type Anchor, type Point, type TrackedBox } from './zones';

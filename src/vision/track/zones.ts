@@ -11,7 +11,7 @@
  * PolygonZone: an object is inside when its bottom-centre anchor, rounded up to whole pixels,
  * falls on a pixel of the polygon as OpenCV fills it (integer vertices, truncated).
  */
-import { TritonError } from '../../client/errors';
+import { TritonError } from '../../protocol/errors';
 import type { Box } from '../types';
 import { fillPoly } from './fillpoly';
 

@@ -1,6 +1,6 @@
 /**
- * The client-side model of the KServe v2 protocol, shared by the grpc, http and
- * local implementations. Nothing here knows about images or Node-RED.
+ * The model of the KServe v2 protocol, shared by the clients (grpc, http, local) and
+ * the server frontends. Nothing here knows about images or Node-RED.
  */
 
 /** Protocol datatype strings (metadata and inference; never the TYPE_* config names). */
