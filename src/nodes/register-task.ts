@@ -1,7 +1,7 @@
 /** Registration of the task node types: config, server lookup, then a TaskController. */
 import { TritonError, toTritonError } from '../protocol/errors';
 import { migrateTask, taskSettings, type TaskConfig, type TaskKind } from './config';
-import type { ServerNode } from './server-node';
+import { serverNodeOf } from './server-node';
 import { StatusText } from './status';
 import { TaskController } from './task-controller';
 import type { Node, NodeAPI, NodeDef } from './types';
@@ -22,7 +22,7 @@ export function registerTaskNode(RED: NodeAPI, type: string, task: TaskKind): vo
       setupError = toTritonError(e, 'INVALID_CONFIG');
       config = migrateTask({});
     }
-    const server = (config.server ? RED.nodes.getNode(config.server) : null) as ServerNode | null;
+    const server = serverNodeOf(RED, config.server);
     if (!setupError && !server) {
       setupError = new TritonError(
         'INVALID_CONFIG',

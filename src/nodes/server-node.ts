@@ -1,7 +1,7 @@
 /** The triton-server config node as the task, health and admin code find it. */
 import type { TritonError } from '../protocol/errors';
 import type { ServerConnection } from './connection';
-import type { Node } from './types';
+import type { Node, NodeAPI } from './types';
 
 /** A deployed triton-server node as other nodes find it through RED.nodes.getNode. */
 export interface ServerNode extends Node {
@@ -12,6 +12,11 @@ export interface ServerNode extends Node {
   savedEndpoint?: string;
   /** "Allow model control from flows": triton-model nodes may load and unload. */
   modelControl?: boolean;
+}
+
+/** The server node a task, health or model node names in its `server` setting, if deployed. */
+export function serverNodeOf(RED: NodeAPI, id: unknown): ServerNode | null {
+  return typeof id === 'string' && id !== '' ? (RED.nodes.getNode(id) as ServerNode | null) : null;
 }
 
 /**

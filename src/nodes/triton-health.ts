@@ -1,6 +1,6 @@
 /** triton-health: server and model readiness, on input and every N seconds. */
 import { toTritonError } from '../protocol/errors';
-import type { ServerNode } from './server-node';
+import { serverNodeOf } from './server-node';
 import { StatusText } from './status';
 import { healthSettings, migrateHealth, type HealthConfig } from './config';
 import { HealthController } from './health';
@@ -17,7 +17,7 @@ export default function tritonHealth(RED: NodeAPI): void {
       this.error(toTritonError(e, 'INVALID_CONFIG').message);
       config = { ...migrateHealth(def), interval: 0 };
     }
-    const server = (config.server ? RED.nodes.getNode(config.server) : null) as ServerNode | null;
+    const server = serverNodeOf(RED, config.server);
     if (server && !server.connection && server.configError) {
       this.error(server.configError.message);
     }

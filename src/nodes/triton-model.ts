@@ -8,7 +8,7 @@ import { TritonError, toTritonError } from '../protocol/errors';
 import { MODEL_ACTIONS, type ModelAction } from '../shared/options';
 import { migrateModel, modelNodeSettings, type ModelNodeConfig } from './config';
 import { withReplicas, type ServerConnection } from './connection';
-import type { ServerNode } from './server-node';
+import { serverNodeOf } from './server-node';
 import { StatusText } from './status';
 import type { Node, NodeAPI, NodeDef, NodeMessage } from './types';
 
@@ -113,7 +113,7 @@ export default function tritonModel(RED: NodeAPI): void {
       setupError = toTritonError(e, 'INVALID_CONFIG');
       config = migrateModel({});
     }
-    const server = (config.server ? RED.nodes.getNode(config.server) : null) as ServerNode | null;
+    const server = serverNodeOf(RED, config.server);
     if (!setupError && !server) {
       setupError = new TritonError(
         'INVALID_CONFIG',

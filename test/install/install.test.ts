@@ -290,7 +290,7 @@ describe('installing the packed package into a fresh Node-RED user directory', f
     await installInto(userDir, npm10);
   });
 
-  it('Node-RED starts on the user directory and loads the five node types', async () => {
+  it('Node-RED starts on the user directory and loads all seven node types', async () => {
     const port = await freePort();
     const settings = path.join(userDir, 'settings.js');
     fs.writeFileSync(
