@@ -8,7 +8,12 @@
  * input, an unknown or unloaded model, a refused credential or our own deadline give the
  * same answer the next time. Inference is idempotent on a KServe v2 server, so sending a
  * request again after a dropped connection cannot do harm.
+ *
+ * Retries are counted where they happen (the replica client) and read where the work is
+ * known: a node counts them per message by running the message's calls inside
+ * countRetries(), without any call signature carrying a counter.
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { GrpcStatus, isTritonError, TritonError } from '../protocol/errors';
 
 export interface RetryOptions {
@@ -108,4 +113,25 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
     }, ms);
     signal?.addEventListener('abort', onAbort, { once: true });
   });
+}
+
+/** Retries made for one piece of work (a message of a node), counted by countRetries(). */
+export interface RetryTally {
+  retries: number;
+}
+
+const tallies = new AsyncLocalStorage<RetryTally>();
+
+/**
+ * Runs `work` with `tally` counting every retry its calls make (and calls started by
+ * them: the context follows awaits and timers). Nested tallies count their own work only.
+ */
+export function countRetries<T>(tally: RetryTally, work: () => Promise<T>): Promise<T> {
+  return tallies.run(tally, work);
+}
+
+/** Counts one retry on the tally of the work in progress, if it has one. */
+export function noteRetry(): void {
+  const tally = tallies.getStore();
+  if (tally) tally.retries++;
 }
