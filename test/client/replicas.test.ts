@@ -523,17 +523,43 @@ describe('replica client over triton-vision-serve processes', function () {
     assert.ok(spread[0]! > 0 && spread[1]! > 0, `both served: ${spread.join(', ')}`);
     assert.equal(spread[0]! + spread[1]!, images.length, 'each image inferred once');
 
-    // The first --url down, then the second.
-    for (const down of [0, 1]) {
-      await servers[down]!.kill();
-      try {
-        const r = await run(0, 1);
-        assert.equal(r.status, 0, r.stderr);
-        assert.equal(r.stdout.trim().split('\n').length, images.length);
-      } finally {
-        await restart(down);
+    // The first --url down, then the second; and with the --urls given in the other order.
+    for (const [first, second] of [
+      [0, 1],
+      [1, 0],
+    ] as const) {
+      for (const down of [first, second]) {
+        await servers[down]!.kill();
+        try {
+          const r = await run(first, second);
+          assert.equal(r.status, 0, r.stderr);
+          const out = r.stdout.trim().split('\n');
+          assert.equal(out.length, images.length);
+          for (const l of out) assert.equal(JSON.parse(l).classes[0].label, 'police van');
+        } finally {
+          await restart(down);
+        }
       }
     }
+  });
+
+  it('the CLI with one --url retries a gateway’s 503s: the table says so per image, stderr counts them', async () => {
+    const proxy = await startLyingProxy(ports[0]!.http);
+    extras.push(proxy);
+    proxy.plan = [503, 503];
+    const r = await cli([
+      'classify',
+      '--model',
+      MODEL,
+      '--url',
+      `http://127.0.0.1:${proxy.port}`,
+      fixtureImage('bus.jpg'),
+    ]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(proxy.inferRequests, 3, 'two 503s, then the answer');
+    assert.match(r.stdout, /bus\.jpg: \d+x\d+, mobilenetv2 v1 .* ms, 2 retries\n/);
+    assert.match(r.stdout, /police van/);
+    assert.match(r.stderr, /2 requests were sent again/);
   });
 });
 
