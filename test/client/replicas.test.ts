@@ -144,6 +144,25 @@ describe('retry policy', () => {
     assert.equal(isRetryable(err('UNAUTHORIZED', 401)), false);
     assert.equal(isRetryable(err('CANCELLED')), false);
     assert.equal(isRetryable(new Error('plain')), false);
+    // A TLS refusal is unreachable too, but refuses the same way every time.
+    const tls = (message: string, cause?: object): TritonError =>
+      new TritonError('TRITON_UNAVAILABLE', message, cause ? { cause } : {});
+    assert.equal(
+      isRetryable(
+        tls('Inference failed: the TLS handshake with h:8000 failed (self-signed certificate)'),
+      ),
+      false,
+    );
+    assert.equal(
+      isRetryable(
+        tls('Cannot reach h:8001', { code: 14, details: 'unable to verify the first certificate' }),
+      ),
+      false,
+    );
+    assert.equal(
+      isRetryable(tls('x', { code: 'ERR_TLS_CERT_ALTNAME_INVALID', message: 'names differ' })),
+      false,
+    );
   });
 
   it('backs off exponentially with full jitter, capped', () => {
