@@ -296,11 +296,6 @@ export class ServerConnection {
     return status.total > 1 ? status : undefined;
   }
 
-  /** Retries the client has made since it was opened (0 in local mode, which has none). */
-  get retries(): number {
-    return this.client instanceof ReplicaClient ? this.client.status().stats.retries : 0;
-  }
-
   get state(): ConnectionState {
     return this.stateValue;
   }
