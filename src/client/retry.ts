@@ -6,8 +6,8 @@
  * refused or dropped connection, gRPC UNAVAILABLE, HTTP 502/503), gRPC RESOURCE_EXHAUSTED
  * that is not a message-size limit, and HTTP 504 from a gateway. Nothing else: a wrong
  * input, an unknown or unloaded model, a refused credential or certificate, or our own
- * deadline give the same answer the next time. Inference is idempotent on a KServe v2 server, so sending a
- * request again after a dropped connection cannot do harm.
+ * deadline give the same answer the next time. Inference is idempotent on a KServe v2
+ * server, so sending a request again after a dropped connection cannot do harm.
  *
  * Retries are counted where they happen (the replica client) and read where the work is
  * known: a node counts them per message by running the message's calls inside
