@@ -7,8 +7,8 @@
  * (the same rows as /v2/models/stats); nothing is counted twice. Durations are
  * cumulative microseconds, as Triton's.
  *
- * Failures are split by `reason` as Triton's (all four series for every model, zero
- * until one happens): REJECTED, the request's deadline passed before its model ran
+ * Failures are split by `reason` as Triton's (since 2.49 / core r24.08, so in the 2.51 we
+ * check against: all four series for every model, zero until one happens): REJECTED, the request's deadline passed before its model ran
  * (Triton: its queue timeout); CANCELED, the caller cancelled or hung up after it reached
  * the model; BACKEND, onnxruntime failed to run it; OTHER, the rest (inputs the model
  * cannot take, a deadline passed while it ran). Requests refused before they reach a
