@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { clientOptionsFromUrl, createClient, ReplicaClient, type ClientOptions } from './client';
+import { countRetries, type RetryTally } from './client/retry';
 import { isTritonError, TritonError } from './protocol/errors';
 import { trackMain } from './cli-track';
 import type { InferenceClient } from './protocol/types';
@@ -35,7 +36,9 @@ const USAGE = `Usage: triton-vision <detect|segment|classify> --model NAME
   --url URL               a Triton / KServe v2 server: grpc://, grpcs://, http://, https://
                           (an http:// path is the API's prefix behind an ingress; give
                           --url several times for replicas of one deployment: requests go
-                          to the least busy one, failed ones are retried on another)
+                          to the least busy one, failed ones are retried on another; an
+                          unavailable or busy server, or a 502/503/504, is retried with
+                          backoff within --timeout, with one --url too)
   --header 'Name: value'  extra header / gRPC metadata (repeatable; e.g. authorization)
   --ca FILE               PEM CA bundle to trust for grpcs:// or https://
   --timeout SECONDS       per-request deadline (default 30)
@@ -89,9 +92,10 @@ function annotatePath(base: string, index: number): string {
   return `${base.slice(0, base.length - ext.length)}-${index + 1}${ext}`;
 }
 
-function table(file: string, r: TaskResult): string {
+function table(file: string, r: TaskResult, retries = 0): string {
+  const retried = retries > 0 ? `, ${retries} ${retries === 1 ? 'retry' : 'retries'}` : '';
   const lines = [
-    `${file}: ${r.image.width}x${r.image.height}, ${r.model.name} v${r.model.version} (${r.model.family}, ${r.model.backend}), ${r.timings.totalMs.toFixed(1)} ms`,
+    `${file}: ${r.image.width}x${r.image.height}, ${r.model.name} v${r.model.version} (${r.model.family}, ${r.model.backend}), ${r.timings.totalMs.toFixed(1)} ms${retried}`,
   ];
   if (r.classes) {
     for (const c of r.classes)
@@ -270,6 +274,7 @@ export async function main(argv: string[], out = process.stdout): Promise<number
       i: number,
       file: string,
       outcome: PromiseSettledResult<TaskResult>,
+      retries = 0,
     ): Promise<void> => {
       try {
         if (outcome.status === 'rejected') throw outcome.reason;
@@ -280,7 +285,7 @@ export async function main(argv: string[], out = process.stdout): Promise<number
         out.write(
           values.json
             ? `${JSON.stringify(payload(result, !!values.rle))}\n`
-            : `${table(file, result)}\n`,
+            : `${table(file, result, retries)}\n`,
         );
       } catch (err) {
         failures++;
@@ -308,14 +313,22 @@ export async function main(argv: string[], out = process.stdout): Promise<number
       }
     } else {
       for (const [i, file] of images.entries()) {
-        const outcome = await readImage(file)
-          .then((bytes) => runTask(run, model, bytes, options))
-          .then(
-            (value): PromiseSettledResult<TaskResult> => ({ status: 'fulfilled', value }),
-            (reason: unknown): PromiseSettledResult<TaskResult> => ({ status: 'rejected', reason }),
-          );
-        await report(i, file, outcome);
+        const tally: RetryTally = { retries: 0 };
+        const outcome = await countRetries(tally, () =>
+          readImage(file).then((bytes) => runTask(run, model, bytes, options)),
+        ).then(
+          (value): PromiseSettledResult<TaskResult> => ({ status: 'fulfilled', value }),
+          (reason: unknown): PromiseSettledResult<TaskResult> => ({ status: 'rejected', reason }),
+        );
+        await report(i, file, outcome, tally.retries);
       }
+    }
+    // Retries are the servers' business, not the results': a note on stderr, not in the JSON.
+    const retries = run instanceof ReplicaClient ? run.status().stats.retries : 0;
+    if (retries > 0) {
+      process.stderr.write(
+        `triton-vision: ${retries} ${retries === 1 ? 'request was' : 'requests were'} sent again after the server was unavailable or busy\n`,
+      );
     }
     return failures === 0 ? 0 : 1;
   } catch (err) {

@@ -186,7 +186,7 @@ async function main(): Promise<void> {
     }
     if (allowMetrics) {
       const metrics = await startMetricsFrontend(
-        { modelStatistics: () => backend.modelStatistics() },
+        { modelStatistics: () => backend.metricsStatistics() },
         { host, port: metricsPort, ...(authToken !== undefined ? { authToken } : {}) },
       );
       closers.push(() => metrics.close());

@@ -47,13 +47,42 @@ async function families(url: string): Promise<Map<string, Family>> {
   return parsePrometheus(await res.text());
 }
 
-/** The one sample of `name` for mobilenetv2 version 1. */
-function value(f: Map<string, Family>, name: string): number {
-  const s = f.get(name)?.samples.filter((x) => x.labels.model === 'mobilenetv2') ?? [];
+/**
+ * Triton's failure reasons (core's failure_reasons_map), written out here: every model
+ * has one nv_inference_request_failure series per reason.
+ */
+const TRITON_REASONS = ['REJECTED', 'CANCELED', 'BACKEND', 'OTHER'];
+
+/** The one sample of `name` for `model` version 1 (for the failures: the one `reason`). */
+function value(
+  f: Map<string, Family>,
+  name: string,
+  { model = 'mobilenetv2', reason }: { model?: string; reason?: string } = {},
+): number {
+  const s =
+    f
+      .get(name)
+      ?.samples.filter(
+        (x) => x.labels.model === model && (reason === undefined || x.labels.reason === reason),
+      ) ?? [];
   assert.equal(s.length, 1, `${name}: ${JSON.stringify(s)}`);
   assert.equal(s[0]!.labels.version, '1');
   return s[0]!.value;
 }
+
+/** A model that loads, takes its requests, and fails inside onnxruntime every time. */
+const BROKEN = {
+  // The config lies about a model with dynamic sizes: 100 px passes the request checks,
+  // but is no multiple of the network's stride, so a Concat in the middle fails.
+  name: 'broken',
+  file: 'yolov5n_fp16_dynamic.onnx',
+  config: `name: "broken"
+backend: "onnxruntime"
+max_batch_size: 4
+input [ { name: "images" data_type: TYPE_FP16 dims: [ 3, 100, 100 ] } ]
+output [ { name: "output" data_type: TYPE_FP16 dims: [ -1, 85 ] } ]
+`,
+};
 
 const image = (batch: number): Tensor => ({
   name: 'input',
@@ -64,7 +93,10 @@ const image = (batch: number): Tensor => ({
 
 describe('triton-vision-serve metrics', function () {
   this.timeout(120000);
-  const repo = buildFixtureRepository(FIXTURE_REPOSITORY.filter((m) => m.name === 'mobilenetv2'));
+  const repo = buildFixtureRepository([
+    ...FIXTURE_REPOSITORY.filter((m) => m.name === 'mobilenetv2'),
+    BROKEN,
+  ]);
 
   describe('without a token', () => {
     let s: ServeHandle;
@@ -96,14 +128,21 @@ describe('triton-vision-serve metrics', function () {
         assert.ok(fam, `${name} missing`);
         assert.equal(fam.type, 'counter', name);
         assert.ok(fam.help && fam.help.length > 10, `${name} has a HELP line`);
-        assert.equal(fam.samples.length, 1, name);
-        const labels = Object.keys(fam.samples[0]!.labels).sort();
-        const want =
-          name === 'nv_inference_request_failure'
-            ? ['model', 'reason', 'version']
-            : ['model', 'version'];
-        assert.deepEqual(labels, want, name);
-        assert.equal(fam.samples[0]!.value, 0, `${name} before any inference`);
+        const failures = name === 'nv_inference_request_failure';
+        const mine = fam.samples.filter((x) => x.labels.model === 'mobilenetv2');
+        // As Triton: one failure series per reason for every model, at zero until used.
+        assert.equal(mine.length, failures ? TRITON_REASONS.length : 1, name);
+        if (failures) {
+          assert.deepEqual(mine.map((x) => x.labels.reason).sort(), [...TRITON_REASONS].sort());
+        }
+        for (const sample of mine) {
+          const labels = Object.keys(sample.labels).sort();
+          assert.deepEqual(
+            labels,
+            failures ? ['model', 'reason', 'version'] : ['model', 'version'],
+          );
+          assert.equal(sample.value, 0, `${name} before any inference`);
+        }
       }
     });
 
@@ -118,10 +157,37 @@ describe('triton-vision-serve metrics', function () {
           inputs: [{ ...image(1), shape: [1, 3, 10, 10], data: seededValues(300) }],
         }),
       );
+      // A model that fails inside onnxruntime: BACKEND, on its own series.
+      await assert.rejects(
+        client.infer({
+          model: 'broken',
+          inputs: [
+            {
+              name: 'images',
+              datatype: 'FP16',
+              shape: [1, 3, 100, 100],
+              data: new Uint16Array(3 * 100 * 100),
+            },
+          ],
+        }),
+      );
       const f = await families(url);
       assert.equal(value(f, 'nv_inference_request_success'), 3);
-      assert.equal(value(f, 'nv_inference_request_failure'), 1);
-      assert.equal(f.get('nv_inference_request_failure')!.samples[0]!.labels.reason, 'OTHER');
+      // The wrong size is refused by the model's checks: OTHER, as Triton.
+      const failures = Object.fromEntries(
+        TRITON_REASONS.map((reason) => [
+          reason,
+          value(f, 'nv_inference_request_failure', { reason }),
+        ]),
+      );
+      assert.deepEqual(failures, { REJECTED: 0, CANCELED: 0, BACKEND: 0, OTHER: 1 });
+      const broken = Object.fromEntries(
+        TRITON_REASONS.map((reason) => [
+          reason,
+          value(f, 'nv_inference_request_failure', { model: 'broken', reason }),
+        ]),
+      );
+      assert.deepEqual(broken, { REJECTED: 0, CANCELED: 0, BACKEND: 1, OTHER: 0 });
       assert.equal(value(f, 'nv_inference_count'), 1 + 1 + 3);
       assert.equal(value(f, 'nv_inference_exec_count'), 3);
       const request = value(f, 'nv_inference_request_duration_us');

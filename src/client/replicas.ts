@@ -14,7 +14,11 @@
  *   not tried yet at once, else after an exponential backoff with full jitter; always
  *   inside the call's one deadline (timeoutMs) and AbortSignal. Calls are never sent to
  *   two endpoints at the same time, so each call has exactly one answer.
- * - With a single endpoint this is the retrying client.
+ * - With a single endpoint this is the retrying client of a server node or the CLI: no
+ *   rotation to keep, so no probes; every call goes to it, and a down endpoint is up again
+ *   with its next answer.
+ * - Each retry is counted in status().stats and on the caller's tally (retry.ts
+ *   countRetries), so a node can say how many retries one message needed.
  */
 import { isTritonError, TritonError, toTritonError } from '../protocol/errors';
 import { DEFAULT_TIMEOUT_MS } from './remote';
@@ -22,6 +26,7 @@ import {
   backoffDelay,
   isEndpointDown,
   isRetryable,
+  noteRetry,
   resolveRetryOptions,
   sleep,
   type RetryOptions,
@@ -304,7 +309,8 @@ export class ReplicaClient implements InferenceClient {
 
   /** Arms one timer for the earliest due probe; unref'd, so it never keeps a process alive. */
   private schedule(): void {
-    if (this.closed) return;
+    // One endpoint: nowhere else to send calls, so nothing to learn from probing it.
+    if (this.closed || this.members.length === 1) return;
     let due = this.healthIntervalMs > 0 ? this.nextHealthAt : Infinity;
     for (const m of this.members) {
       if (m.state === 'down' && !m.probing) due = Math.min(due, m.nextProbeAt);
@@ -466,6 +472,7 @@ export class ReplicaClient implements InferenceClient {
       }
       retries++;
       this.counters.retries++;
+      noteRetry();
     }
   }
 

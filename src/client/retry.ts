@@ -5,10 +5,15 @@
  * Retried: the server could not be reached or said UNAVAILABLE (TRITON_UNAVAILABLE: a
  * refused or dropped connection, gRPC UNAVAILABLE, HTTP 502/503), gRPC RESOURCE_EXHAUSTED
  * that is not a message-size limit, and HTTP 504 from a gateway. Nothing else: a wrong
- * input, an unknown or unloaded model, a refused credential or our own deadline give the
- * same answer the next time. Inference is idempotent on a KServe v2 server, so sending a
- * request again after a dropped connection cannot do harm.
+ * input, an unknown or unloaded model, a refused credential or certificate, or our own
+ * deadline give the same answer the next time. Inference is idempotent on a KServe v2
+ * server, so sending a request again after a dropped connection cannot do harm.
+ *
+ * Retries are counted where they happen (the replica client) and read where the work is
+ * known: a node counts them per message by running the message's calls inside
+ * countRetries(), without any call signature carrying a counter.
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { GrpcStatus, isTritonError, TritonError } from '../protocol/errors';
 
 export interface RetryOptions {
@@ -40,10 +45,25 @@ function isHttpStatus(status: number | undefined): status is number {
   return status !== undefined && status >= 100;
 }
 
+/**
+ * A TLS refusal (an untrusted CA, a certificate for another name, an expired one): the
+ * server is there, and refuses the same way every time, as a refused credential does.
+ */
+const TLS_REFUSAL_TEXT = /certificate|self[- ]signed|UNABLE_TO_VERIFY|CERT_|TLS handshake/i;
+
+function isTlsRefusal(err: TritonError): boolean {
+  const cause = (err as { cause?: unknown }).cause as
+    { code?: unknown; message?: unknown } | undefined;
+  const text = [err.message, cause?.code, cause?.message, detailsOf(err)]
+    .filter((t): t is string => typeof t === 'string')
+    .join(' ');
+  return TLS_REFUSAL_TEXT.test(text);
+}
+
 /** True when `err` is worth sending again (see the file comment). */
 export function isRetryable(err: unknown): boolean {
   if (!isTritonError(err)) return false;
-  if (err.code === 'TRITON_UNAVAILABLE') return true;
+  if (err.code === 'TRITON_UNAVAILABLE') return !isTlsRefusal(err);
   if (isHttpStatus(err.status)) return err.status === 502 || err.status === 504;
   if (err.status === GrpcStatus.RESOURCE_EXHAUSTED) return !SIZE_LIMIT_TEXT.test(detailsOf(err));
   return false;
@@ -108,4 +128,25 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
     }, ms);
     signal?.addEventListener('abort', onAbort, { once: true });
   });
+}
+
+/** Retries made for one piece of work (a message of a node), counted by countRetries(). */
+export interface RetryTally {
+  retries: number;
+}
+
+const tallies = new AsyncLocalStorage<RetryTally>();
+
+/**
+ * Runs `work` with `tally` counting every retry its calls make (and calls started by
+ * them: the context follows awaits and timers). Nested tallies count their own work only.
+ */
+export function countRetries<T>(tally: RetryTally, work: () => Promise<T>): Promise<T> {
+  return tallies.run(tally, work);
+}
+
+/** Counts one retry on the tally of the work in progress, if it has one. */
+export function noteRetry(): void {
+  const tally = tallies.getStore();
+  if (tally) tally.retries++;
 }

@@ -226,14 +226,16 @@ export function replicaEndpoints(value: unknown): { host: string; port: number }
 }
 
 /**
- * The client of a server node: one endpoint, or with `replicas` set a ReplicaClient over
- * host:port and every replica (same protocol, TLS, credentials, prefix and Host header).
+ * The client of a server node: a ReplicaClient over host:port and every replica (same
+ * protocol, TLS, credentials, prefix and Host header). With no replicas it is the same
+ * client over one endpoint, so a single server gets the same retries (UNAVAILABLE,
+ * RESOURCE_EXHAUSTED, HTTP 502/503/504, with backoff inside the message's deadline).
+ * Local mode has no connection to lose: its client is used as it is.
  */
 export function createServerClient(settings: ClientSettings): InferenceClient {
   const options = clientOptions(settings);
   if (options.mode === 'local') return createClient(options);
   const extra = replicaEndpoints(settings.config.replicas);
-  if (extra.length === 0) return createClient(options);
   const clients = [{ host: options.host!, port: options.port! }, ...extra].map((e) =>
     createClient({ ...options, host: e.host, port: e.port }),
   );
@@ -274,7 +276,7 @@ export class ServerConnection {
     readonly client: InferenceClient,
     private readonly backoff: BackoffOptions = {},
   ) {
-    if (client instanceof ReplicaClient) {
+    if (client instanceof ReplicaClient && client.status().total > 1) {
       client.onStatus((status) => {
         for (const user of [...this.users]) {
           try {
@@ -289,7 +291,9 @@ export class ServerConnection {
 
   /** Where the replicas stand (`2/3 up`, retries...), when the node has several endpoints. */
   get replicas(): ReplicaStatus | undefined {
-    return this.client instanceof ReplicaClient ? this.client.status() : undefined;
+    if (!(this.client instanceof ReplicaClient)) return undefined;
+    const status = this.client.status();
+    return status.total > 1 ? status : undefined;
   }
 
   get state(): ConnectionState {

@@ -3,6 +3,7 @@
  * deploy, runs messages through the queue and the vision pipeline, and ends each message
  * exactly once through the one error path (red status + done(err)).
  */
+import { countRetries, type RetryTally } from '../client/retry';
 import { TritonError, toTritonError } from '../protocol/errors';
 import { annotate } from '../vision/annotate';
 import { decodeImage } from '../vision/image';
@@ -56,6 +57,8 @@ export class TaskController {
   private readonly batcher: DynamicBatcher | undefined;
   /** The queue's options: dynamic batching raises its concurrency once the batch size is known. */
   private readonly queueOptions: QueueOptions;
+  /** Requests sent again after a retryable failure, over every message so far. */
+  private retryTotal = 0;
 
   constructor(
     private readonly node: Node,
@@ -100,6 +103,15 @@ export class TaskController {
 
   get counters(): InputQueue<unknown>['counters'] {
     return this.queue.counters;
+  }
+
+  /**
+   * Requests this node sent again after a retryable failure (server unavailable, busy,
+   * or a gateway's 502/503/504), over every message since deploy; msg.retries has each
+   * message's share.
+   */
+  get retries(): number {
+    return this.retryTotal;
   }
 
   start(): void {
@@ -274,7 +286,42 @@ export class TaskController {
     }
   }
 
+  /**
+   * One message, its retries counted: msg.retries says how many requests were sent again
+   * for it (only when some were), on its result or on the message a Catch node gets.
+   */
   private async handle(
+    msg: NodeMessage,
+    send: SendFunction,
+    done: DoneFunction,
+    signal: AbortSignal,
+  ): Promise<void> {
+    const tally: RetryTally = { retries: 0 };
+    const stamp = (m: NodeMessage): void => {
+      if (tally.retries > 0) m.retries = tally.retries;
+      else delete m.retries;
+    };
+    try {
+      await countRetries(tally, () =>
+        this.run(
+          msg,
+          (out) => {
+            if (!Array.isArray(out)) stamp(out);
+            send(out);
+          },
+          (err) => {
+            if (err) stamp(msg);
+            done(err);
+          },
+          signal,
+        ),
+      );
+    } finally {
+      this.retryTotal += tally.retries;
+    }
+  }
+
+  private async run(
     msg: NodeMessage,
     send: SendFunction,
     done: DoneFunction,

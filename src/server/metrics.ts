@@ -7,11 +7,15 @@
  * (the same rows as /v2/models/stats); nothing is counted twice. Durations are
  * cumulative microseconds, as Triton's.
  *
+ * Failures are split by `reason` as Triton's (since 2.49 / core r24.08, so in the 2.51 we
+ * check against: all four series for every model, zero until one happens): REJECTED, the request's deadline passed before its model ran
+ * (Triton: its queue timeout); CANCELED, the caller cancelled or hung up after it reached
+ * the model; BACKEND, onnxruntime failed to run it; OTHER, the rest (inputs the model
+ * cannot take, a deadline passed while it ran). Requests refused before they reach a
+ * model (bad JSON, an unknown model, --max-inflight: the frontend's gate, which has no
+ * model yet) are not counted, as in Triton, whose frontends count none either.
+ *
  * Differences from Triton, by design:
- * - The local backend does not record why a request failed, so all failures are one
- *   series with `reason="OTHER"` (Triton splits REJECTED, CANCELED, BACKEND, OTHER).
- *   Requests refused before they reach a model (bad JSON, --max-inflight) are not
- *   counted, as in Triton.
  * - When the server runs with a bearer token, /metrics asks for it too: model names and
  *   traffic are information an open port should not give away (Triton's metrics port
  *   has no authentication; Prometheus sends a token with `authorization.credentials`).
@@ -19,6 +23,11 @@
  */
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import {
+  FAILURE_REASONS,
+  type FailureCounts,
+  type FailureReason,
+} from '../client/local/statistics';
 import type { ModelStatistics } from '../protocol/types';
 import { checkBearer } from './access';
 
@@ -31,12 +40,24 @@ export const DEFAULT_METRICS_PORT = 8002;
 /** The path metrics are served at, as Triton's. */
 export const METRICS_PATH = '/metrics';
 
+/** A statistics row, with its failures by reason when the source records them. */
+export type MetricsRow = ModelStatistics & { failures?: FailureCounts };
+
 interface MetricFamily {
   name: string;
   help: string;
-  /** Extra labels after model and version, with their value for this server. */
-  extra?: Record<string, string>;
-  value(s: ModelStatistics): number;
+  /** One sample per value of this label (the failure reasons), else one per row. */
+  split?: { label: string; values: readonly string[] };
+  value(s: MetricsRow, labelValue?: string): number;
+}
+
+/**
+ * A row's failures with one reason: from the row's own split, or, for a source that
+ * records no reasons, every failure as OTHER.
+ */
+function failuresWith(s: MetricsRow, reason: FailureReason): number {
+  if (s.failures) return s.failures[reason];
+  return reason === 'OTHER' ? s.inference_stats.fail.count : 0;
 }
 
 const us = (ns: number): number => Math.floor(ns / 1000);
@@ -51,8 +72,8 @@ export const METRIC_FAMILIES: readonly MetricFamily[] = [
   {
     name: 'nv_inference_request_failure',
     help: 'Number of inference requests that failed, any batch size',
-    extra: { reason: 'OTHER' },
-    value: (s) => s.inference_stats.fail.count,
+    split: { label: 'reason', values: FAILURE_REASONS },
+    value: (s, reason) => failuresWith(s, reason as FailureReason),
   },
   {
     name: 'nv_inference_count',
@@ -100,26 +121,38 @@ function labelValue(v: string): string {
  * The Prometheus text for these statistics rows: every family with its HELP and TYPE
  * (counters, all of them), one sample per (model, version).
  */
-export function renderMetrics(rows: readonly ModelStatistics[]): string {
+export function renderMetrics(rows: readonly MetricsRow[]): string {
   const lines: string[] = [];
+  const sample = (name: string, labels: Record<string, string>, value: number): string => {
+    // Label names in order, as Triton writes them.
+    const text = Object.entries(labels)
+      .sort(([a], [b]) => (a < b ? -1 : 1))
+      .map(([k, v]) => `${k}="${labelValue(v)}"`)
+      .join(',');
+    return `${name}{${text}} ${value}`;
+  };
   for (const f of METRIC_FAMILIES) {
     lines.push(`# HELP ${f.name} ${f.help}`, `# TYPE ${f.name} counter`);
     for (const s of rows) {
-      const labels = { model: s.name, version: s.version, ...f.extra };
-      // Label names in order, as Triton writes them.
-      const text = Object.entries(labels)
-        .sort(([a], [b]) => (a < b ? -1 : 1))
-        .map(([k, v]) => `${k}="${labelValue(v)}"`)
-        .join(',');
-      lines.push(`${f.name}{${text}} ${f.value(s)}`);
+      const labels = { model: s.name, version: s.version };
+      if (!f.split) {
+        lines.push(sample(f.name, labels, f.value(s)));
+        continue;
+      }
+      for (const v of f.split.values) {
+        lines.push(sample(f.name, { ...labels, [f.split.label]: v }, f.value(s, v)));
+      }
     }
   }
   return `${lines.join('\n')}\n`;
 }
 
-/** What the metrics endpoint reads: the statistics of every ready model version. */
+/**
+ * What the metrics endpoint reads: the statistics of every ready model version, with
+ * failures by reason when the backend records them (LocalClient.metricsStatistics).
+ */
 export interface MetricsSource {
-  modelStatistics(): Promise<ModelStatistics[]>;
+  modelStatistics(): Promise<MetricsRow[]>;
 }
 
 export interface MetricsFrontendOptions {

@@ -18,6 +18,7 @@ import { ReplicaClient, sumStatistics, type ReplicaStatus } from '../../src/clie
 import { backoffDelay, isRetryable, RETRY_DEFAULTS } from '../../src/client/retry';
 import type { InferenceClient, InferRequest, ModelStatistics } from '../../src/protocol/types';
 import { buildFixtureRepository, fixtureImage, FIXTURE_REPOSITORY } from '../support/fixtures';
+import { startLyingProxy } from '../support/lying-proxy';
 import { startServe, type ServeHandle } from '../support/serve';
 
 const ROOT = path.resolve(__dirname, '..', '..');
@@ -101,87 +102,6 @@ function cli(args: string[]): Promise<{ status: number | null; stdout: string; s
   });
 }
 
-// ---- a lying gateway in front of a real server -------------------------------------------------
-
-interface LyingProxy {
-  port: number;
-  /** Statuses to answer the next inference requests with, in order; then requests pass. */
-  plan: number[];
-  inferRequests: number;
-  /** Paths and Host headers that reached the proxy. */
-  seen: { path: string; host: string }[];
-  close(): Promise<void>;
-}
-
-/**
- * A gateway on loopback in front of `targetPort`. Inference requests get the statuses in
- * `plan` first (502 as nginx's HTML page, 503 as a KServe JSON error, 504 with an empty
- * body, 400 as a KServe JSON error); with `prefix`, only paths under it are served (the
- * prefix stripped) and anything else is a 404.
- */
-async function startLyingProxy(targetPort: number, prefix = ''): Promise<LyingProxy> {
-  const state: LyingProxy = {
-    port: 0,
-    plan: [],
-    inferRequests: 0,
-    seen: [],
-    close: async () => undefined,
-  };
-  const server = http.createServer((req, res) => {
-    const url = req.url ?? '';
-    state.seen.push({ path: url, host: String(req.headers.host) });
-    if (prefix && !url.startsWith(`${prefix}/`)) {
-      req.resume();
-      res.writeHead(404, { 'content-type': 'text/plain' }).end('404 page not found\n');
-      return;
-    }
-    const upstreamPath = url.slice(prefix.length);
-    const isInfer = req.method === 'POST' && /\/infer$/.test(upstreamPath);
-    if (isInfer) state.inferRequests++;
-    const lie = isInfer ? state.plan.shift() : undefined;
-    if (lie !== undefined) {
-      req.resume();
-      req.on('end', () => {
-        if (lie === 502) {
-          res
-            .writeHead(502, { 'content-type': 'text/html' })
-            .end('<html><body>502 Bad Gateway</body></html>');
-        } else if (lie === 504) {
-          res.writeHead(504).end();
-        } else {
-          res
-            .writeHead(lie, { 'content-type': 'application/json' })
-            .end(JSON.stringify({ error: lie === 503 ? 'server is busy' : 'bad input' }));
-        }
-      });
-      return;
-    }
-    const up = http.request(
-      {
-        host: '127.0.0.1',
-        port: targetPort,
-        method: req.method,
-        path: upstreamPath,
-        headers: req.headers,
-      },
-      (r) => {
-        res.writeHead(r.statusCode ?? 502, r.headers);
-        r.pipe(res);
-      },
-    );
-    up.on('error', () => res.destroy());
-    req.pipe(up);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  state.port = (server.address() as AddressInfo).port;
-  state.close = () =>
-    new Promise<void>((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    });
-  return state;
-}
-
 // ---- the policy ------------------------------------------------------------------------------
 
 describe('retry policy', () => {
@@ -224,6 +144,25 @@ describe('retry policy', () => {
     assert.equal(isRetryable(err('UNAUTHORIZED', 401)), false);
     assert.equal(isRetryable(err('CANCELLED')), false);
     assert.equal(isRetryable(new Error('plain')), false);
+    // A TLS refusal is unreachable too, but refuses the same way every time.
+    const tls = (message: string, cause?: object): TritonError =>
+      new TritonError('TRITON_UNAVAILABLE', message, cause ? { cause } : {});
+    assert.equal(
+      isRetryable(
+        tls('Inference failed: the TLS handshake with h:8000 failed (self-signed certificate)'),
+      ),
+      false,
+    );
+    assert.equal(
+      isRetryable(
+        tls('Cannot reach h:8001', { code: 14, details: 'unable to verify the first certificate' }),
+      ),
+      false,
+    );
+    assert.equal(
+      isRetryable(tls('x', { code: 'ERR_TLS_CERT_ALTNAME_INVALID', message: 'names differ' })),
+      false,
+    );
   });
 
   it('backs off exponentially with full jitter, capped', () => {
@@ -603,17 +542,43 @@ describe('replica client over triton-vision-serve processes', function () {
     assert.ok(spread[0]! > 0 && spread[1]! > 0, `both served: ${spread.join(', ')}`);
     assert.equal(spread[0]! + spread[1]!, images.length, 'each image inferred once');
 
-    // The first --url down, then the second.
-    for (const down of [0, 1]) {
-      await servers[down]!.kill();
-      try {
-        const r = await run(0, 1);
-        assert.equal(r.status, 0, r.stderr);
-        assert.equal(r.stdout.trim().split('\n').length, images.length);
-      } finally {
-        await restart(down);
+    // The first --url down, then the second; and with the --urls given in the other order.
+    for (const [first, second] of [
+      [0, 1],
+      [1, 0],
+    ] as const) {
+      for (const down of [first, second]) {
+        await servers[down]!.kill();
+        try {
+          const r = await run(first, second);
+          assert.equal(r.status, 0, r.stderr);
+          const out = r.stdout.trim().split('\n');
+          assert.equal(out.length, images.length);
+          for (const l of out) assert.equal(JSON.parse(l).classes[0].label, 'police van');
+        } finally {
+          await restart(down);
+        }
       }
     }
+  });
+
+  it('the CLI with one --url retries a gateway’s 503s: the table says so per image, stderr counts them', async () => {
+    const proxy = await startLyingProxy(ports[0]!.http);
+    extras.push(proxy);
+    proxy.plan = [503, 503];
+    const r = await cli([
+      'classify',
+      '--model',
+      MODEL,
+      '--url',
+      `http://127.0.0.1:${proxy.port}`,
+      fixtureImage('bus.jpg'),
+    ]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(proxy.inferRequests, 3, 'two 503s, then the answer');
+    assert.match(r.stdout, /bus\.jpg: \d+x\d+, mobilenetv2 v1 .* ms, 2 retries\n/);
+    assert.match(r.stdout, /police van/);
+    assert.match(r.stderr, /2 requests were sent again/);
   });
 });
 

@@ -95,6 +95,8 @@ describe('fault suite: TLS, credentials and file paths', function () {
         const err = await sendExpectingError(ID, TYPE, { payload: png }, 'TRITON_UNAVAILABLE');
         assert.match(err.message, /certificate|TLS|self[- ]signed|CA/i);
         assert.equal(terminator.handshakes, handshakes, 'no TLS session was ever completed');
+        // The same certificate is refused the same way every time: not retried.
+        assert.equal(helper.getNode(ID).controller!.retries, 0, 'a certificate refusal');
       });
 
       it('with the CA in a tls-config node: connects and answers', async () => {

@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { HttpClient } from '../../src/client/http';
+import { RETRY_DEFAULTS } from '../../src/client/retry';
 import { credentialsFor, PASSWORD_PLACEHOLDER } from '../../src/nodes/admin';
 import type { HealthPayload } from '../../src/nodes/health';
 import { activitySince, totalsByModel } from '../../src/nodes/health';
@@ -28,6 +29,7 @@ import {
   statusOf,
   type ServerTarget,
 } from '../support/flows';
+import { startLyingProxy } from '../support/lying-proxy';
 import { startServe, type ServeHandle } from '../support/serve';
 
 const DETECT_ONLY = SMALL_MODELS.filter((m) => m.name === 'yolov8n');
@@ -173,6 +175,14 @@ describe('fleet: replicas, ingress, statistics and model control from a flow', f
           'each message answered exactly once',
         );
         for (const m of got) assert.equal((m.payload as TaskResult).task, 'detect');
+        // The requests caught on the dying replica were sent again: each message carries
+        // its own count, and they add up to the node's total.
+        const perMessage = got.reduce(
+          (n, m) => n + (typeof m.retries === 'number' ? m.retries : 0),
+          0,
+        );
+        assert.ok(perMessage >= 1, 'the kill cost at least one retry');
+        assert.equal(detect.controller!.retries, perMessage);
         assert.ok(
           texts.some((t) => / · 2\/3 up$/.test(t)),
           `a status with 2/3 up: ${[...new Set(texts)].join(' | ')}`,
@@ -312,6 +322,63 @@ describe('fleet: replicas, ingress, statistics and model control from a flow', f
           { code: 'INVALID_CONFIG' },
           JSON.stringify(changed),
         );
+      }
+    });
+  });
+
+  describe('retries', function () {
+    it('one endpoint behind a gateway that answers 503: retried within the deadline, counted in msg.retries and the node’s total; a 400 is not retried', async () => {
+      const serve = await startServe({ repository: repo });
+      const proxy = await startLyingProxy(serve.httpPort);
+      try {
+        // No replicas: a server node with one endpoint retries too.
+        await helper.load(
+          NODES,
+          flow({ mode: 'http', httpPort: proxy.port }, {}, [
+            { id: 'detect', type: 'triton-detect', model: 'yolov8n' },
+          ]),
+        );
+        await statusOf('detect', hasText('green', 'triton-detect.status.ready'), 30000);
+        const detect = helper.getNode('detect');
+
+        proxy.plan = [503, 503];
+        const before = proxy.inferRequests;
+        const out = nextMessage('out');
+        detect.receive({ payload: image, retries: 7 } as NodeMessage);
+        const answered = await out;
+        assert.equal((answered.payload as TaskResult).detections?.[0]?.label, 'cat');
+        assert.equal(answered.retries, 2, 'two 503s, two retries');
+        assert.equal(proxy.inferRequests, before + 3);
+        assert.equal(detect.controller!.retries, 2);
+
+        // No retry needed: no msg.retries (an upstream node's value is not kept).
+        const plain = nextMessage('out');
+        detect.receive({ payload: image, retries: 7 } as NodeMessage);
+        assert.equal((await plain).retries, undefined);
+
+        // A 400 is the server's answer: not retried, the message goes to Catch as it is.
+        proxy.plan = [400];
+        const refused = nextMessage('caught');
+        detect.receive({ payload: image });
+        const caught = await refused;
+        assert.equal((caught.error as { code: string }).code, 'INVALID_ARGUMENT');
+        assert.equal(caught.retries, undefined);
+        assert.equal(detect.controller!.retries, 2);
+
+        // Always 503: gives up after the retry budget, saying so, with the count on the message.
+        proxy.plan = Array.from({ length: 20 }, () => 503);
+        const given = nextMessage('caught');
+        detect.receive({ payload: image });
+        const gaveUp = await given;
+        const err = gaveUp.error as { code: string; message: string };
+        assert.equal(err.code, 'TRITON_UNAVAILABLE');
+        assert.match(err.message, new RegExp(`gave up after ${RETRY_DEFAULTS.maxRetries} retries`));
+        assert.equal(gaveUp.retries, RETRY_DEFAULTS.maxRetries);
+        assert.equal(detect.controller!.retries, 2 + RETRY_DEFAULTS.maxRetries);
+      } finally {
+        await helper.unload();
+        await proxy.close();
+        await serve.stop();
       }
     });
   });

@@ -41,6 +41,8 @@ export interface TestNode {
   controller?: {
     currentStatus: NodeStatus;
     counters: { received: number; answered: number; dropped: number };
+    /** Requests sent again after a retryable failure, since deploy. */
+    retries: number;
   };
 }
 

@@ -45,7 +45,15 @@ import {
   type RuntimeChoice,
   type RuntimeInfo,
 } from './runtime';
-import { add, Statistics, type StatsRecord } from './statistics';
+import {
+  add,
+  addFailure,
+  failureReason,
+  Statistics,
+  type ModelStatisticsWithReasons,
+  type RequestPhase,
+  type StatsRecord,
+} from './statistics';
 
 /** Options for tests and embedders; not part of the user-facing settings. */
 export interface LocalClientInternalOptions extends LocalClientOptions {
@@ -300,12 +308,29 @@ export class LocalClient implements InferenceClient {
           pairs = served.map((v) => [model, v]);
         }
       } else {
-        pairs = [];
-        for (const entry of this.repository.entries())
-          for (const s of entry.slots) if (s.state === 'READY') pairs.push([entry.name, s.version]);
+        pairs = this.readyPairs();
       }
       return this.stats.report(pairs);
     });
+  }
+
+  /**
+   * Every ready version's statistics with its failures by reason (Triton's REJECTED,
+   * CANCELED, BACKEND, OTHER): the rows triton-vision-serve's metrics endpoint exports.
+   */
+  metricsStatistics(opts?: CallOptions): Promise<ModelStatisticsWithReasons[]> {
+    return this.call('Reading model statistics', undefined, opts, async () => {
+      await this.started;
+      if (this.repoError) throw this.repoError;
+      return this.stats.reportWithReasons(this.readyPairs());
+    });
+  }
+
+  private readyPairs(): [string, string][] {
+    const pairs: [string, string][] = [];
+    for (const entry of this.repository.entries())
+      for (const s of entry.slots) if (s.state === 'READY') pairs.push([entry.name, s.version]);
+    return pairs;
   }
 
   // ---- inference -----------------------------------------------------------------------
@@ -315,6 +340,8 @@ export class LocalClient implements InferenceClient {
     const arrived = process.hrtime.bigint();
     // Set once the request reaches a served version, so failures after that count.
     let record: StatsRecord | undefined;
+    // How far it got: a failure's reason depends on it.
+    const progress: { phase: RequestPhase } = { phase: 'queued' };
     let batch = 1;
     const result = this.call(`Inference on model '${model}'`, model, opts, async (deadline) => {
       const entry = await this.readyEntry(model);
@@ -325,7 +352,7 @@ export class LocalClient implements InferenceClient {
       batch = plan.batch;
       deadline.check();
       add(record.queue, arrived);
-      return this.execute(entry.name, cfg, slot, record, plan, request, deadline);
+      return this.execute(entry.name, cfg, slot, record, plan, request, deadline, progress);
     });
     const settled = result.then(
       (res) => {
@@ -337,7 +364,7 @@ export class LocalClient implements InferenceClient {
         return res;
       },
       (err: unknown) => {
-        if (record) add(record.fail, arrived);
+        if (record) addFailure(record, failureReason(err, progress.phase), arrived);
         throw err;
       },
     );
@@ -513,6 +540,7 @@ export class LocalClient implements InferenceClient {
     plan: RequestPlan,
     req: InferRequest,
     deadline: Deadline,
+    progress: { phase: RequestPhase },
   ): Promise<InferResponse> {
     const rt = this.runtime().runtime;
     const session = slot.session!;
@@ -535,8 +563,10 @@ export class LocalClient implements InferenceClient {
 
       t = process.hrtime.bigint();
       let raw: Record<string, OrtTensor>;
+      progress.phase = 'running';
       try {
         raw = await session.run(feeds, plan.outputs);
+        progress.phase = 'finishing';
       } catch (err) {
         throw new TritonError(
           'INTERNAL',

@@ -1,8 +1,42 @@
 /**
  * Per-model, per-version inference statistics in Triton's shape: counts and cumulative
- * durations of the success, fail, queue and compute phases.
+ * durations of the success, fail, queue and compute phases, and why requests failed (the
+ * `reason` label of Triton's nv_inference_request_failure metric).
  */
+import { isTritonError } from '../../protocol/errors';
 import type { ModelStatistics, StatisticDuration } from '../../protocol/types';
+
+/**
+ * Triton's failure reasons (core's FailureReason): REJECTED, the scheduler turned the
+ * request away (its queue timeout expired, the queue was full); CANCELED, the caller
+ * cancelled it; BACKEND, the model's execution failed; OTHER, anything else (a request
+ * the model cannot take, outputs that cannot be sent).
+ */
+export const FAILURE_REASONS = ['REJECTED', 'CANCELED', 'BACKEND', 'OTHER'] as const;
+export type FailureReason = (typeof FAILURE_REASONS)[number];
+
+/** Where an inference request was when it failed. */
+export type RequestPhase = 'queued' | 'running' | 'finishing';
+
+/**
+ * Why a request that reached a model failed, as Triton counts it: cancelled by the
+ * caller anywhere; its deadline passed before the model ran (Triton's queue timeout);
+ * the runtime failed while running it; anything else.
+ */
+export function failureReason(err: unknown, phase: RequestPhase): FailureReason {
+  const code = isTritonError(err) ? err.code : undefined;
+  if (code === 'CANCELLED') return 'CANCELED';
+  if (code === 'TIMEOUT') return phase === 'queued' ? 'REJECTED' : 'OTHER';
+  return phase === 'running' ? 'BACKEND' : 'OTHER';
+}
+
+/** Failed requests per reason. */
+export type FailureCounts = Record<FailureReason, number>;
+
+/** A statistics row with its failures by reason: what the metrics endpoint exports. */
+export interface ModelStatisticsWithReasons extends ModelStatistics {
+  failures: FailureCounts;
+}
 
 export interface StatsRecord {
   last_inference: number;
@@ -14,6 +48,8 @@ export interface StatsRecord {
   compute_input: StatisticDuration;
   compute_infer: StatisticDuration;
   compute_output: StatisticDuration;
+  /** fail.count split by reason. */
+  failures: FailureCounts;
 }
 
 const zero = (): StatisticDuration => ({ count: 0, ns: 0 });
@@ -27,12 +63,19 @@ const newStats = (): StatsRecord => ({
   compute_input: zero(),
   compute_infer: zero(),
   compute_output: zero(),
+  failures: { REJECTED: 0, CANCELED: 0, BACKEND: 0, OTHER: 0 },
 });
 
 /** Counts one event of `d` lasting from `startNs` to `endNs` (now by default). */
 export function add(d: StatisticDuration, startNs: bigint, endNs = process.hrtime.bigint()): void {
   d.count += 1;
   d.ns += Number(endNs - startNs);
+}
+
+/** Counts one failed request that arrived at `startNs`, with its reason. */
+export function addFailure(r: StatsRecord, reason: FailureReason, startNs: bigint): void {
+  add(r.fail, startNs);
+  r.failures[reason] += 1;
 }
 
 const statsKey = (model: string, version: string): string => `${model}\u0000${version}`;
@@ -58,6 +101,11 @@ export class Statistics {
 
   /** Triton's statistics rows for these (model, version) pairs (zeros where unused). */
   report(pairs: readonly [string, string][]): ModelStatistics[] {
+    return this.reportWithReasons(pairs).map(({ failures: _failures, ...row }) => row);
+  }
+
+  /** The same rows, each with its failures by reason, read at the same moment. */
+  reportWithReasons(pairs: readonly [string, string][]): ModelStatisticsWithReasons[] {
     return pairs.map(([name, v]) => {
       const r = this.records.get(statsKey(name, v)) ?? newStats();
       return {
@@ -74,6 +122,7 @@ export class Statistics {
           compute_infer: r.compute_infer,
           compute_output: r.compute_output,
         }),
+        failures: { ...r.failures },
       };
     });
   }
