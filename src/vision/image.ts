@@ -303,29 +303,28 @@ export function imageErrorFromSharp(err: unknown, format: string): TritonError {
   );
 }
 
+/** sharp's pixel limit for maxPixels: the second guard, the header check is the first. */
+function sharpLimit(maxPixels: number): number | false {
+  // sharp wants an integral limit.
+  return Number.isFinite(maxPixels) ? Math.max(1, Math.floor(maxPixels)) : false;
+}
+
+/** What the header says: the oriented size and the format, after the size checks. */
+interface Header {
+  width: number;
+  height: number;
+  format: string;
+}
+
 /**
- * Validates the input, reads only the header, enforces maxPixels and returns a pipeline
- * that will decode, auto-orient, drop alpha and bring the pixels to 8-bit RGB when it runs.
- * An embedded ICC profile is ignored (the stored values are kept, as cv2.imread and PIL do)
- * unless icc is 'apply', which converts through it to sRGB.
+ * Reads only the header of an encoded image and enforces maxPixels: IMAGE_TOO_LARGE with
+ * the image's size, or INVALID_IMAGE for what is not an image.
  */
-async function open(
-  source: Source,
-  maxPixels: number,
-  icc: IccMode = 'ignore',
-): Promise<OpenedImage> {
-  // sharp wants an integral limit; it is the second guard, the header check is the first.
-  const limitInputPixels = Number.isFinite(maxPixels) ? Math.max(1, Math.floor(maxPixels)) : false;
-  if (source.kind === 'raw') {
-    const { data, width, height, channels } = source.frame;
-    if (width * height > maxPixels) throw tooLarge(width, height, maxPixels);
-    const pipeline = sharp(data, { raw: { width, height, channels }, limitInputPixels });
-    return { pipeline: normalise(pipeline), width, height, format: 'raw' };
-  }
+async function readHeader(bytes: Buffer, maxPixels: number): Promise<Header> {
   let meta: Metadata;
   try {
     // Header only: no limit here, so an oversized image gets our message with its size.
-    meta = await sharp(source.bytes, { failOn: FAIL_ON, limitInputPixels: false }).metadata();
+    meta = await sharp(bytes, { failOn: FAIL_ON, limitInputPixels: false }).metadata();
   } catch (err) {
     throw imageErrorFromSharp(err, 'unknown');
   }
@@ -338,15 +337,78 @@ async function open(
   }
   if (storedW * storedH > maxPixels) throw tooLarge(storedW, storedH, maxPixels);
   const swap = (meta.orientation ?? 1) >= 5;
-  const width = swap ? storedH : storedW;
-  const height = swap ? storedW : storedH;
-  const pipeline = sharp(source.bytes, {
-    failOn: FAIL_ON,
-    limitInputPixels,
-    autoOrient: true,
-    ignoreIcc: icc === 'ignore',
+  return { width: swap ? storedH : storedW, height: swap ? storedW : storedH, format };
+}
+
+/**
+ * The pipeline that decodes, auto-orients, drops alpha and brings the pixels to 8-bit RGB.
+ * An embedded ICC profile is ignored (the stored values are kept, as cv2.imread and PIL do)
+ * unless icc is 'apply', which converts through it to sRGB.
+ */
+function decoder(bytes: Buffer, maxPixels: number, icc: IccMode): Sharp {
+  return normalise(
+    sharp(bytes, {
+      failOn: FAIL_ON,
+      limitInputPixels: sharpLimit(maxPixels),
+      autoOrient: true,
+      ignoreIcc: icc === 'ignore',
+    }),
+  );
+}
+
+/**
+ * Validates the input, reads only the header, enforces maxPixels and returns a pipeline
+ * that will decode the image (see decoder) when it runs.
+ */
+async function open(
+  source: Source,
+  maxPixels: number,
+  icc: IccMode = 'ignore',
+): Promise<OpenedImage> {
+  if (source.kind === 'raw') {
+    const { data, width, height, channels } = source.frame;
+    if (width * height > maxPixels) throw tooLarge(width, height, maxPixels);
+    const pipeline = sharp(data, {
+      raw: { width, height, channels },
+      limitInputPixels: sharpLimit(maxPixels),
+    });
+    return { pipeline: normalise(pipeline), width, height, format: 'raw' };
+  }
+  const header = await readHeader(source.bytes, maxPixels);
+  return { pipeline: decoder(source.bytes, maxPixels, icc), ...header };
+}
+
+/** Decoded pixels: packed RGB, [height, width, 3]. */
+interface RawPixels {
+  data: Buffer;
+  width: number;
+  height: number;
+}
+
+/**
+ * open() + runRaw() for the full decode of an encoded image, with the decode started at
+ * once, beside the header read instead of after it: it needs nothing the header says, and
+ * the header's trip through the thread pool leaves the critical path. The header's checks
+ * still decide first: an image they refuse fails with their error, and its decode (refused
+ * by sharp's own pixel limit, or failing on the same damage) is ignored.
+ */
+async function openDecoded(
+  bytes: Buffer,
+  maxPixels: number,
+  icc: IccMode,
+): Promise<Header & { decoded: Promise<RawPixels> }> {
+  // Settled into a value at once, so that a decode failing before the header is read is
+  // never an unhandled rejection.
+  const started = rawPixels(decoder(bytes, maxPixels, icc)).then(
+    (pixels) => ({ pixels }),
+    (err: unknown) => ({ err }),
+  );
+  const header = await readHeader(bytes, maxPixels);
+  const decoded = started.then((r) => {
+    if ('pixels' in r) return r.pixels;
+    throw imageErrorFromSharp(r.err, header.format);
   });
-  return { pipeline: normalise(pipeline), width, height, format };
+  return { ...header, decoded };
 }
 
 /** Alpha dropped (a no-op without one), grey / CMYK / 16-bit brought to 8-bit sRGB. */
@@ -354,16 +416,19 @@ function normalise(pipeline: Sharp): Sharp {
   return pipeline.removeAlpha().toColourspace('srgb');
 }
 
-async function runRaw(
-  pipeline: Sharp,
-  format: string,
-): Promise<{ data: Buffer; width: number; height: number }> {
+/** Runs the pipeline to packed RGB; sharp's errors come out as they are. */
+async function rawPixels(pipeline: Sharp): Promise<RawPixels> {
+  const { data, info } = await pipeline.raw().toBuffer({ resolveWithObject: true });
+  if (info.channels !== 3) {
+    throw new Error(`decoder produced ${info.channels} channels instead of 3`);
+  }
+  return { data, width: info.width, height: info.height };
+}
+
+/** rawPixels with its errors as IMAGE_TOO_LARGE or INVALID_IMAGE. */
+async function runRaw(pipeline: Sharp, format: string): Promise<RawPixels> {
   try {
-    const { data, info } = await pipeline.raw().toBuffer({ resolveWithObject: true });
-    if (info.channels !== 3) {
-      throw new Error(`decoder produced ${info.channels} channels instead of 3`);
-    }
-    return { data, width: info.width, height: info.height };
+    return await rawPixels(pipeline);
   } catch (err) {
     throw imageErrorFromSharp(err, format);
   }
@@ -417,8 +482,8 @@ async function decodeSource(
     if (width * height > maxPixels) throw tooLarge(width, height, maxPixels);
     return { data: rawToRgb(source.frame), width, height, channels: 3, format: 'raw' };
   }
-  const opened = await open(source, maxPixels, icc);
-  const { data, width, height } = await runRaw(opened.pipeline, opened.format);
+  const opened = await openDecoded(source.bytes, maxPixels, icc);
+  const { data, width, height } = await opened.decoded;
   return { data, width, height, channels: 3, format: opened.format };
 }
 
@@ -937,18 +1002,19 @@ export async function prepareInput(
                 resizeTo(await open(source, maxPixels), g.newWidth, g.newHeight, 'linear'),
                 'raw',
               );
+    } else if (mode === 'exact') {
+      const opened = await openDecoded(source.bytes, maxPixels, icc);
+      W0 = opened.width;
+      H0 = opened.height;
+      g = computeLetterbox(W0, H0, inW, inH, pre.centred);
+      const { newWidth: nw, newHeight: nh } = g;
+      pixels = opened.decoded.then((d) => resizeLinearCv(d.data, d.width, d.height, nw, nh));
     } else {
       const opened = await open(source, maxPixels, icc);
       W0 = opened.width;
       H0 = opened.height;
       g = computeLetterbox(W0, H0, inW, inH, pre.centred);
-      const { newWidth: nw, newHeight: nh } = g;
-      pixels =
-        mode === 'exact'
-          ? runRaw(opened.pipeline, opened.format).then((d) =>
-              resizeLinearCv(d.data, d.width, d.height, nw, nh),
-            )
-          : pixelsOf(resizeTo(opened, nw, nh, 'linear'), opened.format);
+      pixels = pixelsOf(resizeTo(opened, g.newWidth, g.newHeight, 'linear'), opened.format);
     }
     const { tensor, decodedAt } = await render(pixels, g.newWidth, g.newHeight, {
       width: inW,
@@ -976,9 +1042,16 @@ export async function prepareInput(
   let W0: number;
   let H0: number;
   let opened: OpenedImage | undefined;
+  let decoding: Promise<RawPixels> | undefined;
   if (source.kind === 'raw') {
     ({ width: W0, height: H0 } = source.frame);
     if (W0 * H0 > maxPixels) throw tooLarge(W0, H0, maxPixels);
+  } else if (mode === 'exact') {
+    ({
+      width: W0,
+      height: H0,
+      decoded: decoding,
+    } = await openDecoded(source.bytes, maxPixels, icc));
   } else {
     opened = await open(source, maxPixels, icc);
     ({ width: W0, height: H0 } = opened);
@@ -988,6 +1061,8 @@ export async function prepareInput(
       ? computeZooCrop(W0, H0, pre.resize, pre.crop)
       : computeCenterCrop(W0, H0, pre.resize, pre.crop);
   if (c.width !== inW || c.height !== inH) {
+    // Nobody will await the decode now; keep its failure from going unhandled.
+    decoding?.catch(() => undefined);
     throw new TritonError(
       'UNSUPPORTED_MODEL',
       `Pre-processing resizes to ${pre.resize} and crops ${c.width}×${c.height}, but the ` +
@@ -996,13 +1071,13 @@ export async function prepareInput(
   }
   let pixels: Promise<Uint8Array>;
   if (mode === 'exact') {
-    const decoded = opened
-      ? runRaw(opened.pipeline, opened.format)
-      : Promise.resolve({
-          data: rawToRgb((source as { frame: RawFrame }).frame),
-          width: W0,
-          height: H0,
-        });
+    const decoded =
+      decoding ??
+      Promise.resolve({
+        data: rawToRgb((source as { frame: RawFrame }).frame),
+        width: W0,
+        height: H0,
+      });
     pixels = decoded.then((d) =>
       cropRgb(
         resizePil(d.data, d.width, d.height, c.resizedWidth, c.resizedHeight, pre.interpolation),
