@@ -16,7 +16,7 @@ import { TritonError } from '../protocol/errors';
 import { floatToHalfBits } from '../protocol/tensor';
 import type { DataType } from '../protocol/types';
 import { computeCenterCrop, computeLetterbox, computeZooCrop } from './geometry';
-import { resizeLinearCv, resizePil } from './resample';
+import { linearPick, resizeLinearCv, resizePil } from './resample';
 import type {
   CropGeometry,
   DecodedImage,
@@ -560,10 +560,25 @@ export interface TensorOptions {
 
 type PixelTensor = Float32Array | Uint16Array | Uint8Array;
 
-/** Where and how the source pixels are written: shared by the four pixel kernels. */
+/**
+ * Source pixels for a tensor: RGB uint8 at byte `first + y·rowBytes + x·step` for pixel
+ * (x, y). Packed pixels have first 0, rowBytes width·3 and step 3; a resize that only picks
+ * pixels (linearPick) reads the decoded image through larger strides, without a copy.
+ */
+export interface PixelView {
+  data: Uint8Array;
+  first: number;
+  rowBytes: number;
+  step: number;
+}
+
+/** Where and how the source pixels are written: shared by the five pixel kernels. */
 interface Placement {
-  /** Source pixels, [h, w, 3] RGB uint8. */
+  /** Source pixels, addressed as in PixelView. */
   src: Uint8Array;
+  first: number;
+  rowBytes: number;
+  step: number;
   w: number;
   h: number;
   /** Output plane width and the source's top-left position in it. */
@@ -582,15 +597,15 @@ interface Placement {
 
 /** @param out - [3, H, W] float32 planes; only the source rectangle is written. */
 function planarF32(p: Placement, out: Float32Array, scale: number, m: Num3, d: Num3): void {
-  const { src, w, h, W, left, top, s0, s2 } = p;
+  const { src, first, rowBytes, step, w, h, W, left, top, s0, s2 } = p;
   const p1 = out.length / 3;
   const p2 = 2 * p1;
   const [m0, m1, m2] = m;
   const [d0, d1, d2] = d;
   for (let y = 0; y < h; y++) {
     let o = (top + y) * W + left;
-    let i = y * w * 3;
-    for (const end = o + w; o < end; o++, i += 3) {
+    let i = first + y * rowBytes;
+    for (const end = o + w; o < end; o++, i += step) {
       out[o] = (src[i + s0]! * scale - m0) / d0;
       out[o + p1] = (src[i + 1]! * scale - m1) / d1;
       out[o + p2] = (src[i + s2]! * scale - m2) / d2;
@@ -599,24 +614,26 @@ function planarF32(p: Placement, out: Float32Array, scale: number, m: Num3, d: N
 }
 
 /**
- * The source as 32-bit words when every row starts on a word boundary (width a multiple of
- * 4, aligned buffer): four RGB pixels are then three word loads instead of twelve byte
- * loads, which measured ~35 % faster. Little-endian is guaranteed (protocol/tensor refuses
- * anything else).
+ * Packed source pixels as 32-bit words when every row starts on a word boundary (width a
+ * multiple of 4, aligned buffer): four RGB pixels are then three word loads instead of
+ * twelve byte loads, which measured ~35 % faster. Little-endian is guaranteed
+ * (protocol/tensor refuses anything else).
  */
-function wordsOf(src: Uint8Array, w: number): Uint32Array | undefined {
-  if (w % 4 !== 0 || src.byteOffset % 4 !== 0) return undefined;
-  return new Uint32Array(src.buffer, src.byteOffset, src.length >> 2);
+function wordsOf(p: Placement): Uint32Array | undefined {
+  const { src, first, rowBytes, step, w } = p;
+  if (step !== 3 || rowBytes !== w * 3 || w % 4 !== 0) return undefined;
+  if ((src.byteOffset + first) % 4 !== 0) return undefined;
+  return new Uint32Array(src.buffer, src.byteOffset + first, (p.h * rowBytes) >> 2);
 }
 
 /** planarF32 with mean 0 and std 1. @param out - [3, H, W] float32 planes */
 function planarScaledF32(p: Placement, out: Float32Array, s: number): void {
-  const { src, w, h, W, left, top, s0 } = p;
+  const { src, first, rowBytes, step, w, h, W, left, top, s0 } = p;
   const p1 = out.length / 3;
   // Plane offsets receiving the source's R and B bytes (swapped for BGR).
   const qr = s0 === 0 ? 0 : 2 * p1;
   const qb = 2 * p1 - qr;
-  const words = wordsOf(src, w);
+  const words = wordsOf(p);
   for (let y = 0; y < h; y++) {
     let o = (top + y) * W + left;
     const end = o + w;
@@ -640,7 +657,7 @@ function planarScaledF32(p: Placement, out: Float32Array, s: number): void {
         out[o + 3 + qb] = (c >>> 24) * s;
       }
     } else {
-      for (let i = y * w * 3; o < end; o++, i += 3) {
+      for (let i = first + y * rowBytes; o < end; o++, i += step) {
         out[o + qr] = src[i]! * s;
         out[o + p1] = src[i + 1]! * s;
         out[o + qb] = src[i + 2]! * s;
@@ -651,13 +668,13 @@ function planarScaledF32(p: Placement, out: Float32Array, s: number): void {
 
 /** @param out - [H, W, 3] float32; only the source rectangle is written. */
 function interleavedF32(p: Placement, out: Float32Array, scale: number, m: Num3, d: Num3): void {
-  const { src, w, h, W, left, top, s0, s2 } = p;
+  const { src, first, rowBytes, step, w, h, W, left, top, s0, s2 } = p;
   const [m0, m1, m2] = m;
   const [d0, d1, d2] = d;
   for (let y = 0; y < h; y++) {
     let o = ((top + y) * W + left) * 3;
-    let i = y * w * 3;
-    for (const end = o + w * 3; o < end; o += 3, i += 3) {
+    let i = first + y * rowBytes;
+    for (const end = o + w * 3; o < end; o += 3, i += step) {
       out[o] = (src[i + s0]! * scale - m0) / d0;
       out[o + 1] = (src[i + 1]! * scale - m1) / d1;
       out[o + 2] = (src[i + s2]! * scale - m2) / d2;
@@ -671,7 +688,7 @@ function planarLut(
   out: Uint16Array | Uint8Array,
   luts: Uint16Array[] | Uint8Array[],
 ): void {
-  const { src, w, h, W, left, top, s0 } = p;
+  const { src, first, rowBytes, step, w, h, W, left, top, s0 } = p;
   const p1 = out.length / 3;
   const bgr = s0 !== 0;
   const qr = bgr ? 2 * p1 : 0;
@@ -680,7 +697,7 @@ function planarLut(
   const [t0, lg, t2] = luts as [Uint16Array, Uint16Array, Uint16Array];
   const lr = bgr ? t2 : t0;
   const lb = bgr ? t0 : t2;
-  const words = wordsOf(src, w);
+  const words = wordsOf(p);
   for (let y = 0; y < h; y++) {
     let o = (top + y) * W + left;
     const end = o + w;
@@ -703,7 +720,7 @@ function planarLut(
         out[o + 3 + qb] = lb[c >>> 24]!;
       }
     } else {
-      for (let i = y * w * 3; o < end; o++, i += 3) {
+      for (let i = first + y * rowBytes; o < end; o++, i += step) {
         out[o + qr] = lr[src[i]!]!;
         out[o + p1] = lg[src[i + 1]!]!;
         out[o + qb] = lb[src[i + 2]!]!;
@@ -718,12 +735,12 @@ function interleavedLut(
   out: Uint16Array | Uint8Array,
   luts: Uint16Array[] | Uint8Array[],
 ): void {
-  const { src, w, h, W, left, top, s0, s2 } = p;
+  const { src, first, rowBytes, step, w, h, W, left, top, s0, s2 } = p;
   const [l0, l1, l2] = luts as [Uint16Array, Uint16Array, Uint16Array];
   for (let y = 0; y < h; y++) {
     let o = ((top + y) * W + left) * 3;
-    let i = y * w * 3;
-    for (const end = o + w * 3; o < end; o += 3, i += 3) {
+    let i = first + y * rowBytes;
+    for (const end = o + w * 3; o < end; o += 3, i += step) {
       out[o] = l0[src[i + s0]!]!;
       out[o + 1] = l1[src[i + 1]!]!;
       out[o + 2] = l2[src[i + s2]!]!;
@@ -811,16 +828,17 @@ function uninitialised(byteLength: number): ArrayBuffer {
 }
 
 /**
- * Packed RGB pixels → model tensor in one pass: channel reorder, value mapping
+ * RGB pixels → model tensor in one pass: channel reorder, value mapping
  * ((v·scale − mean[c]) / std[c], rounded once to float32; FP16 is that float32 rounded to
  * the nearest half), layout change and placement inside a larger padded plane.
  *
- * @param src - source pixels, [srcHeight, srcWidth, 3] RGB uint8 (row-major, no stride)
+ * @param src - source pixels: packed [srcHeight, srcWidth, 3] RGB uint8 (row-major, no
+ *   stride), or a PixelView of srcWidth×srcHeight pixels
  * @returns [3, height, width] (NCHW) or [height, width, 3] (NHWC) values, without the batch
  *   dimension; Float32Array (FP32), Uint16Array half bits (FP16) or Uint8Array (UINT8)
  */
 export function hwcToTensor(
-  src: Uint8Array,
+  src: Uint8Array | PixelView,
   srcWidth: number,
   srcHeight: number,
   opts: TensorOptions = {},
@@ -830,8 +848,11 @@ export function hwcToTensor(
 
 /** A tensor with its padding already written, waiting for the source pixels. */
 interface TensorPlan {
-  /** Writes the [srcHeight, srcWidth, 3] RGB pixels and returns the finished tensor. */
-  write(src: Uint8Array): PixelTensor;
+  /**
+   * Writes the srcWidth×srcHeight RGB pixels (packed [srcHeight, srcWidth, 3], or a view)
+   * and returns the finished tensor.
+   */
+  write(src: Uint8Array | PixelView): PixelTensor;
 }
 
 /**
@@ -860,14 +881,26 @@ function planTensor(srcWidth: number, srcHeight: number, opts: TensorOptions): T
     mapValue(datatype, opts.padValue ?? 0, scale, mean[k]!, std[k]!),
   );
   const rect = { left, top, right: left + srcWidth, bottom: top + srcHeight };
-  const at = (src: Uint8Array): Placement => {
-    if (src.length !== srcWidth * srcHeight * 3) {
+  const at = (src: Uint8Array | PixelView): Placement => {
+    const place = { w: srcWidth, h: srcHeight, W, left, top, s0: bgr ? 2 : 0, s2: bgr ? 0 : 2 };
+    if (src instanceof Uint8Array) {
+      if (src.length !== srcWidth * srcHeight * 3) {
+        throw new TritonError(
+          'INVALID_ARGUMENT',
+          `hwcToTensor: ${srcWidth}×${srcHeight} RGB needs ${srcWidth * srcHeight * 3} bytes, got ${src.length}`,
+        );
+      }
+      return { src, first: 0, rowBytes: srcWidth * 3, step: 3, ...place };
+    }
+    const { data, first, rowBytes, step } = src;
+    const last = first + (srcHeight - 1) * rowBytes + (srcWidth - 1) * step + 2;
+    if (!(first >= 0 && step >= 3 && rowBytes >= 0 && last < data.length)) {
       throw new TritonError(
-        'INVALID_ARGUMENT',
-        `hwcToTensor: ${srcWidth}×${srcHeight} RGB needs ${srcWidth * srcHeight * 3} bytes, got ${src.length}`,
+        'INTERNAL',
+        `hwcToTensor: a ${srcWidth}×${srcHeight} view (first ${first}, row ${rowBytes}, step ${step}) does not fit in ${data.length} bytes`,
       );
     }
-    return { src, w: srcWidth, h: srcHeight, W, left, top, s0: bgr ? 2 : 0, s2: bgr ? 0 : 2 };
+    return { src: data, first, rowBytes, step, ...place };
   };
 
   if (datatype === 'FP32') {
@@ -985,7 +1018,7 @@ export async function prepareInput(
   if (pre.kind === 'letterbox') {
     let W0: number;
     let H0: number;
-    let pixels: Promise<Uint8Array> | Uint8Array;
+    let pixels: Promise<Uint8Array | PixelView> | Uint8Array | PixelView;
     let g: LetterboxGeometry;
     if (source.kind === 'raw') {
       ({ width: W0, height: H0 } = source.frame);
@@ -997,7 +1030,7 @@ export async function prepareInput(
         g.newWidth === W0 && g.newHeight === H0
           ? rgb
           : mode === 'exact'
-            ? resizeLinearCv(rgb, W0, H0, g.newWidth, g.newHeight)
+            ? linearResized(rgb, W0, H0, g.newWidth, g.newHeight)
             : pixelsOf(
                 resizeTo(await open(source, maxPixels), g.newWidth, g.newHeight, 'linear'),
                 'raw',
@@ -1008,7 +1041,7 @@ export async function prepareInput(
       H0 = opened.height;
       g = computeLetterbox(W0, H0, inW, inH, pre.centred);
       const { newWidth: nw, newHeight: nh } = g;
-      pixels = opened.decoded.then((d) => resizeLinearCv(d.data, d.width, d.height, nw, nh));
+      pixels = opened.decoded.then((d) => linearResized(d.data, d.width, d.height, nw, nh));
     } else {
       const opened = await open(source, maxPixels, icc);
       W0 = opened.width;
@@ -1135,11 +1168,56 @@ function pixelsOf(pipeline: Sharp, format: string): Promise<Uint8Array> {
 }
 
 /**
+ * Memory for resized pixels on their way into a tensor: taken by linearResized, given back
+ * by render once the tensor is written (nothing else ever sees it). A handful of buffers,
+ * whatever the sizes: images of one camera come back at one size.
+ */
+const resizeScratch = {
+  idle: [] as ArrayBuffer[],
+  acquire(byteLength: number): ArrayBuffer {
+    const i = this.idle.findIndex((b) => b.byteLength === byteLength);
+    return i >= 0 ? this.idle.splice(i, 1)[0]! : new ArrayBuffer(byteLength);
+  },
+  release(buffer: ArrayBuffer): void {
+    if (this.idle.includes(buffer)) return;
+    this.idle.push(buffer);
+    if (this.idle.length > 4) this.idle.shift();
+  },
+};
+
+/** Resized pixels held in resizeScratch. */
+interface ScratchView extends PixelView {
+  scratch: ArrayBuffer;
+}
+
+/**
+ * cv2.resize INTER_LINEAR of packed RGB to nw×nh, for the tensor: when the resize only picks
+ * pixels (linearPick: 1920×1080 → 640×360, or no resize) a view of the source that the
+ * tensor writer reads through, without a copy; otherwise resizeLinearCv into scratch memory.
+ */
+function linearResized(
+  data: Uint8Array,
+  width: number,
+  height: number,
+  nw: number,
+  nh: number,
+): PixelView | ScratchView {
+  const pick = linearPick(width, height, nw, nh);
+  if (pick) {
+    const { x0, y0, kx, ky } = pick;
+    return { data, first: (y0 * width + x0) * 3, rowBytes: ky * width * 3, step: kx * 3 };
+  }
+  const scratch = resizeScratch.acquire(nw * nh * 3);
+  const out = resizeLinearCv(data, width, height, nw, nh, new Uint8Array(scratch));
+  return { data: out, first: 0, rowBytes: nw * 3, step: 3, scratch };
+}
+
+/**
  * Allocates and pads the tensor while libvips decodes on its own thread, then writes the
  * pixels once they arrive. `decodedAt` is when they arrived.
  */
 async function render(
-  pixels: Promise<Uint8Array> | Uint8Array,
+  pixels: Promise<Uint8Array | PixelView> | Uint8Array | PixelView,
   srcWidth: number,
   srcHeight: number,
   opts: TensorOptions,
@@ -1154,7 +1232,11 @@ async function render(
   }
   const src = await pixels;
   const decodedAt = performance.now();
-  return { tensor: plan.write(src), decodedAt };
+  const tensor = plan.write(src);
+  if (!(src instanceof Uint8Array) && 'scratch' in src) {
+    resizeScratch.release((src as ScratchView).scratch);
+  }
+  return { tensor, decodedAt };
 }
 
 function resizeTo(

@@ -75,6 +75,47 @@ export function linearTaps(src: number, dst: number, clampEdges: boolean): Linea
 }
 
 /**
+ * When cv2 INTER_LINEAR from srcW×srcH to dstW×dstH only copies source pixels, evenly
+ * spaced: output (x, y) = source (x0 + kx·x, y0 + ky·y). That is the case of odd
+ * whole-number reductions in both directions (1920×1080 → 640×360: every third pixel from
+ * (1, 1)) and of no resize at all (kx = ky = 1): every tap pair is 2048 / 0, which
+ * resizeLinearCv turns into the source byte itself. Undefined for any other resize.
+ */
+export interface LinearPick {
+  x0: number;
+  y0: number;
+  kx: number;
+  ky: number;
+}
+
+export function linearPick(
+  srcW: number,
+  srcH: number,
+  dstW: number,
+  dstH: number,
+): LinearPick | undefined {
+  // resizeLinearCv's area path (never a pick: its taps are 1024 / 1024).
+  if (srcW === 2 * dstW && srcH === 2 * dstH) return undefined;
+  const cols = evenPicks(linearTaps(srcW, dstW, true), srcW);
+  const rows = cols && evenPicks(linearTaps(srcH, dstH, false), srcH);
+  if (!cols || !rows) return undefined;
+  return { x0: cols.start, y0: rows.start, kx: cols.step, ky: rows.step };
+}
+
+/** Start and spacing of one axis' picks (indices clamped as resizeLinearCv clamps them). */
+function evenPicks(t: LinearTaps, src: number): { start: number; step: number } | undefined {
+  const n = t.index.length;
+  const at = (d: number): number => Math.min(Math.max(t.index[d]!, 0), src - 1);
+  const start = at(0);
+  const step = n > 1 ? at(1) - start : 1;
+  if (step < 1) return undefined;
+  for (let d = 0; d < n; d++) {
+    if (t.a0[d] !== COEF_SCALE || t.a1[d] !== 0 || at(d) !== start + d * step) return undefined;
+  }
+  return { start, step };
+}
+
+/**
  * cv2.resize(src, (dstW, dstH), interpolation=INTER_LINEAR) on packed RGB uint8.
  * @param src - [srcH, srcW, 3]
  * @returns [dstH, dstW, 3]

@@ -11,6 +11,7 @@ import {
   prepareInput,
 } from '../../src/vision/image';
 import { computeLetterbox } from '../../src/vision/geometry';
+import { resizeLinearCv } from '../../src/vision/resample';
 import type { ModelProfile, Preprocess } from '../../src/vision/types';
 import { fixtureImage } from '../support/fixtures';
 
@@ -167,6 +168,60 @@ describe('vision/image', () => {
       }
       assert.ok(notPad > 0.9 * 480 * 640, `only ${notPad} image pixels differ from the pad`);
     });
+  });
+
+  describe('letterbox resize paths', () => {
+    /** Packed RGB noise, so that a wrong source pixel cannot hide behind a flat colour. */
+    function noise(width: number, height: number, seed: number): Buffer {
+      const px = Buffer.alloc(width * height * 3);
+      let x = seed;
+      for (let i = 0; i < px.length; i++) {
+        x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+        px[i] = x >>> 24;
+      }
+      return px;
+    }
+
+    // 3× (every third pixel, read in place), 2× (area mean) and uneven (two taps), each
+    // twice with other pixels (the second reuses the first one's resize memory), as PNG
+    // and as a raw frame: always what resizeLinearCv + hwcToTensor make of the pixels.
+    for (const [w, h] of [
+      [192, 108],
+      [128, 72],
+      [100, 67],
+    ] as const) {
+      for (const pre of [ULTRALYTICS, YOLOX]) {
+        const name = pre.centred ? 'Ultralytics' : 'YOLOX';
+        it(`${w}×${h} into 64×64 (${name}) = resizeLinearCv + hwcToTensor`, async () => {
+          const prof = profile(pre, 64, 64);
+          for (const seed of [1, 2]) {
+            const px = noise(w, h, seed);
+            const png = await sharp(px, { raw: { width: w, height: h, channels: 3 } })
+              .png()
+              .toBuffer();
+            const g = computeLetterbox(w, h, 64, 64, pre.centred);
+            const want = hwcToTensor(
+              resizeLinearCv(px, w, h, g.newWidth, g.newHeight),
+              g.newWidth,
+              g.newHeight,
+              {
+                width: 64,
+                height: 64,
+                left: g.padLeft,
+                top: g.padTop,
+                padValue: 114,
+                colour: pre.colour,
+                scale: pre.scale,
+              },
+            );
+            for (const input of [png, { data: px, width: w, height: h, channels: 3 as const }]) {
+              const p = await prepareInput(input, prof);
+              assert.deepEqual([...p.tensor], [...want], `seed ${seed}`);
+            }
+          }
+        });
+      }
+    }
   });
 
   describe('letterbox pixels (YOLOX: top-left, BGR, ×1)', () => {
@@ -374,6 +429,26 @@ describe('vision/image', () => {
                     datatype,
                   };
                   const t = hwcToTensor(img, w, h, opts);
+                  // The same pixels read through a view: every third pixel of every other
+                  // row of a larger image, from (1, 1) (as a 3× reduction picks them).
+                  const big = Uint8Array.from({ length: (2 * h + 1) * (3 * w + 1) * 3 }, rand);
+                  for (let y = 0; y < h; y++) {
+                    for (let x = 0; x < w; x++) {
+                      const at = ((1 + 2 * y) * (3 * w + 1) + 1 + 3 * x) * 3;
+                      big.set(img.subarray((y * w + x) * 3, (y * w + x) * 3 + 3), at);
+                    }
+                  }
+                  const view = {
+                    data: big,
+                    first: (3 * w + 2) * 3,
+                    rowBytes: 2 * (3 * w + 1) * 3,
+                    step: 9,
+                  };
+                  assert.deepEqual(
+                    [...hwcToTensor(view, w, h, opts)],
+                    [...t],
+                    `w=${w} offset=${offset} ${colour} ${layout} ${datatype} norm=${norm}: view`,
+                  );
                   const f = (v: number, c: number): number => {
                     if (datatype === 'UINT8') return v;
                     const x = Math.fround((v / 255 - mean[c]!) / std[c]!);
@@ -417,6 +492,10 @@ describe('vision/image', () => {
         code: 'INVALID_ARGUMENT',
       });
       assert.throws(() => hwcToTensor(src, 3, 1), { code: 'INVALID_ARGUMENT' });
+      // A view whose last pixel lies past its memory.
+      assert.throws(() => hwcToTensor({ data: src, first: 3, rowBytes: 6, step: 3 }, 2, 1), {
+        code: 'INTERNAL',
+      });
     });
   });
 
