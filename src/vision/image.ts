@@ -16,7 +16,7 @@ import { TritonError } from '../protocol/errors';
 import { floatToHalfBits } from '../protocol/tensor';
 import type { DataType } from '../protocol/types';
 import { computeCenterCrop, computeLetterbox, computeZooCrop } from './geometry';
-import { linearPick, resizeLinearCv, resizePil } from './resample';
+import { linearPick, resizeLinearCv, resizePil, type PilFilter } from './resample';
 import type {
   CropGeometry,
   DecodedImage,
@@ -1102,7 +1102,7 @@ export async function prepareInput(
         `model's input is ${inW}×${inH}: set resize ≥ crop and crop = the input size`,
     );
   }
-  let pixels: Promise<Uint8Array>;
+  let pixels: Promise<Uint8Array | PixelView>;
   if (mode === 'exact') {
     const decoded =
       decoding ??
@@ -1111,12 +1111,7 @@ export async function prepareInput(
         width: W0,
         height: H0,
       });
-    pixels = decoded.then((d) =>
-      cropRgb(
-        resizePil(d.data, d.width, d.height, c.resizedWidth, c.resizedHeight, pre.interpolation),
-        c,
-      ),
-    );
+    pixels = decoded.then((d) => pilCropped(d.data, d.width, d.height, c, pre.interpolation));
   } else {
     const o = opened ?? (await open(source, maxPixels));
     const kernel = pre.interpolation === 'bicubic' ? 'cubic' : 'linear';
@@ -1148,20 +1143,6 @@ export async function prepareInput(
   };
 }
 
-/** The crop rectangle of packed RGB pixels [resizedHeight, resizedWidth, 3]. */
-function cropRgb(src: Uint8Array, c: CropGeometry): Uint8Array {
-  if (c.left === 0 && c.top === 0 && c.width === c.resizedWidth && c.height === c.resizedHeight) {
-    return src;
-  }
-  const out = new Uint8Array(c.width * c.height * 3);
-  const row = c.width * 3;
-  for (let y = 0; y < c.height; y++) {
-    const from = ((c.top + y) * c.resizedWidth + c.left) * 3;
-    out.set(src.subarray(from, from + row), y * row);
-  }
-  return out;
-}
-
 /** Starts the libvips work now (toBuffer queues it on the thread pool at once). */
 function pixelsOf(pipeline: Sharp, format: string): Promise<Uint8Array> {
   return runRaw(pipeline, format).then((r) => r.data);
@@ -1181,7 +1162,7 @@ const resizeScratch = {
   release(buffer: ArrayBuffer): void {
     if (this.idle.includes(buffer)) return;
     this.idle.push(buffer);
-    if (this.idle.length > 4) this.idle.shift();
+    if (this.idle.length > 6) this.idle.shift();
   },
 };
 
@@ -1210,6 +1191,38 @@ function linearResized(
   const scratch = resizeScratch.acquire(nw * nh * 3);
   const out = resizeLinearCv(data, width, height, nw, nh, new Uint8Array(scratch));
   return { data: out, first: 0, rowBytes: nw * 3, step: 3, scratch };
+}
+
+/**
+ * Pillow's resize of packed RGB to the crop geometry's resized size, in scratch memory, and
+ * the crop rectangle of it as a view (the tensor writer reads the rectangle in place).
+ */
+function pilCropped(
+  data: Uint8Array,
+  width: number,
+  height: number,
+  c: CropGeometry,
+  filter: PilFilter,
+): PixelView | ScratchView {
+  const taken: ArrayBuffer[] = [];
+  const resized = resizePil(data, width, height, c.resizedWidth, c.resizedHeight, filter, (n) => {
+    const b = resizeScratch.acquire(n);
+    taken.push(b);
+    return new Uint8Array(b);
+  });
+  const view: PixelView = {
+    data: resized,
+    first: (c.top * c.resizedWidth + c.left) * 3,
+    rowBytes: c.resizedWidth * 3,
+    step: 3,
+  };
+  // The horizontal pass's memory is free at once; the result's once the tensor is written.
+  let kept: ArrayBuffer | undefined;
+  for (const b of taken) {
+    if (b === resized.buffer) kept = b;
+    else resizeScratch.release(b);
+  }
+  return kept ? { ...view, scratch: kept } : view;
 }
 
 /**

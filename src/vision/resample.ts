@@ -382,6 +382,9 @@ function clip8(ss: number): number {
  * Pillow's Image.resize((dstW, dstH), BILINEAR | BICUBIC) on packed RGB uint8: horizontal
  * pass (only over the rows the vertical pass reads), then vertical. A pass whose size does
  * not change is skipped, as in Pillow.
+ *
+ * @param alloc - memory for the passes (default: fresh), of the byte length asked for; every
+ *   byte is written, so it may hold anything
  */
 export function resizePil(
   src: Uint8Array,
@@ -390,6 +393,7 @@ export function resizePil(
   dstW: number,
   dstH: number,
   filter: PilFilter,
+  alloc: (byteLength: number) => Uint8Array = (n) => new Uint8Array(n),
 ): Uint8Array {
   const half = 1 << (PRECISION_BITS - 1);
   let cur = src;
@@ -406,7 +410,7 @@ export function resizePil(
   if (dstW !== srcW) {
     const xt = pilTaps(srcW, dstW, filter);
     const rows = yLast - yFirst;
-    const tmp = new Uint8Array(dstW * rows * 3);
+    const tmp = alloc(dstW * rows * 3);
     for (let y = 0; y < rows; y++) {
       const base = (y + yFirst) * srcW * 3;
       let o = y * dstW * 3;
@@ -435,7 +439,7 @@ export function resizePil(
     yFirst = 0;
   }
   if (!yt) return cur === src ? src.slice(0, srcW * srcH * 3) : cur;
-  const out = new Uint8Array(dstW * dstH * 3);
+  const out = alloc(dstW * dstH * 3);
   const row = curW * 3;
   for (let d = 0; d < dstH; d++) {
     const y0 = yt.first[d]! - yFirst;

@@ -10,8 +10,8 @@ import {
   letterboxImage,
   prepareInput,
 } from '../../src/vision/image';
-import { computeLetterbox } from '../../src/vision/geometry';
-import { resizeLinearCv } from '../../src/vision/resample';
+import { computeCenterCrop, computeLetterbox } from '../../src/vision/geometry';
+import { resizeLinearCv, resizePil } from '../../src/vision/resample';
 import type { ModelProfile, Preprocess } from '../../src/vision/types';
 import { fixtureImage } from '../support/fixtures';
 
@@ -94,6 +94,17 @@ function withPngSize(png: Buffer, width: number, height: number): Buffer {
   return out;
 }
 
+/** Packed RGB noise, so that a wrong source pixel cannot hide behind a flat colour. */
+function noise(width: number, height: number, seed: number): Buffer {
+  const px = Buffer.alloc(width * height * 3);
+  let x = seed;
+  for (let i = 0; i < px.length; i++) {
+    x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+    px[i] = x >>> 24;
+  }
+  return px;
+}
+
 describe('vision/image', () => {
   describe('letterbox pixels (Ultralytics: centred, pad 114, RGB, /255)', () => {
     const colour: [number, number, number] = [200, 50, 10];
@@ -171,17 +182,6 @@ describe('vision/image', () => {
   });
 
   describe('letterbox resize paths', () => {
-    /** Packed RGB noise, so that a wrong source pixel cannot hide behind a flat colour. */
-    function noise(width: number, height: number, seed: number): Buffer {
-      const px = Buffer.alloc(width * height * 3);
-      let x = seed;
-      for (let i = 0; i < px.length; i++) {
-        x = (Math.imul(x, 1103515245) + 12345) >>> 0;
-        px[i] = x >>> 24;
-      }
-      return px;
-    }
-
     // 3× (every third pixel, read in place), 2× (area mean) and uneven (two taps), each
     // twice with other pixels (the second reuses the first one's resize memory), as PNG
     // and as a raw frame: always what resizeLinearCv + hwcToTensor make of the pixels.
@@ -282,6 +282,33 @@ describe('vision/image', () => {
         for (let i = 0; i < 224 * 224; i++) {
           const v = p.tensor[k * 224 * 224 + i];
           if (v !== want) assert.fail(`channel ${k} element ${i} = ${v}, want ${want}`);
+        }
+      }
+    });
+
+    it('= resizePil + the crop rectangle + hwcToTensor (twice: resize memory reused)', async () => {
+      const pre = { ...IMAGENET, resize: 36, crop: 32 };
+      for (const seed of [1, 2]) {
+        const px = noise(60, 40, seed);
+        // Short side 40 → 36, long side int(36·60/40) = 54; crop at round(11), round(2).
+        const c = computeCenterCrop(60, 40, 36, 32);
+        assert.deepEqual([c.resizedWidth, c.resizedHeight, c.left, c.top], [54, 36, 11, 2]);
+        const resized = resizePil(px, 60, 40, 54, 36, 'bicubic');
+        const crop = new Uint8Array(32 * 32 * 3);
+        for (let y = 0; y < 32; y++) {
+          crop.set(resized.subarray(((2 + y) * 54 + 11) * 3, ((2 + y) * 54 + 43) * 3), y * 96);
+        }
+        const want = hwcToTensor(crop, 32, 32, {
+          scale: 1 / 255,
+          mean: [0.485, 0.456, 0.406],
+          std: [0.229, 0.224, 0.225],
+        });
+        const png = await sharp(px, { raw: { width: 60, height: 40, channels: 3 } })
+          .png()
+          .toBuffer();
+        for (const input of [png, { data: px, width: 60, height: 40, channels: 3 as const }]) {
+          const p = await prepareInput(input, profile(pre, 32, 32));
+          assert.deepEqual([...p.tensor], [...want], `seed ${seed}`);
         }
       }
     });
