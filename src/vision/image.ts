@@ -955,11 +955,15 @@ export interface PreparedInput {
   /** Set for ImageNet-style models: where the crop was taken. */
   crop?: CropGeometry;
   /**
-   * Header read + the fused sharp decode/orient/resize (one libvips pass); the tensor's
-   * allocation and padding run on the main thread meanwhile.
+   * Until the pixels are there: the header read and the decode (started together; 'fast'
+   * resizes in the same libvips pass), then the exact resize where it makes new pixels; the
+   * tensor's allocation and padding run on the main thread meanwhile.
    */
   decodeMs: number;
-  /** Writing the pixels into the tensor (the part of hwcToTensor that needs them). */
+  /**
+   * Writing the pixels into the tensor (the part of hwcToTensor that needs them), which
+   * includes the resize when it only picks pixels (linearPick) and the crop.
+   */
   preprocessMs: number;
 }
 
