@@ -94,6 +94,24 @@ export function linearPick(
   dstW: number,
   dstH: number,
 ): LinearPick | undefined {
+  // The answer for the last sizes asked: a camera sends one size, and the taps of 1080p
+  // cost more than the rest of the check.
+  const key = `${srcW}x${srcH}>${dstW}x${dstH}`;
+  if (lastPick.key !== key) {
+    lastPick.key = key;
+    lastPick.pick = computePick(srcW, srcH, dstW, dstH);
+  }
+  return lastPick.pick && { ...lastPick.pick };
+}
+
+const lastPick: { key: string; pick: LinearPick | undefined } = { key: '', pick: undefined };
+
+function computePick(
+  srcW: number,
+  srcH: number,
+  dstW: number,
+  dstH: number,
+): LinearPick | undefined {
   // resizeLinearCv's area path (never a pick: its taps are 1024 / 1024).
   if (srcW === 2 * dstW && srcH === 2 * dstH) return undefined;
   const cols = evenPicks(linearTaps(srcW, dstW, true), srcW);
