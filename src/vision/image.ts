@@ -816,6 +816,17 @@ function fillPadding(
 }
 
 /**
+ * A plain Uint8Array view of the same bytes: Buffers (a subclass, as sharp and raw frames
+ * give them) and Uint8Arrays reaching the same pixel loops would make their element access
+ * polymorphic.
+ */
+function plain(u8: Uint8Array): Uint8Array {
+  return Object.getPrototypeOf(u8) === Uint8Array.prototype
+    ? u8
+    : new Uint8Array(u8.buffer, u8.byteOffset, u8.length);
+}
+
+/**
  * Memory for a tensor every element of which is about to be written (pad + image cover the
  * whole plane): skipping the zero fill of `new Float32Array(n)` saves a full extra pass.
  */
@@ -890,7 +901,7 @@ function planTensor(srcWidth: number, srcHeight: number, opts: TensorOptions): T
           `hwcToTensor: ${srcWidth}×${srcHeight} RGB needs ${srcWidth * srcHeight * 3} bytes, got ${src.length}`,
         );
       }
-      return { src, first: 0, rowBytes: srcWidth * 3, step: 3, ...place };
+      return { src: plain(src), first: 0, rowBytes: srcWidth * 3, step: 3, ...place };
     }
     const { data, first, rowBytes, step } = src;
     const last = first + (srcHeight - 1) * rowBytes + (srcWidth - 1) * step + 2;
@@ -900,7 +911,7 @@ function planTensor(srcWidth: number, srcHeight: number, opts: TensorOptions): T
         `hwcToTensor: a ${srcWidth}×${srcHeight} view (first ${first}, row ${rowBytes}, step ${step}) does not fit in ${data.length} bytes`,
       );
     }
-    return { src: data, first, rowBytes, step, ...place };
+    return { src: plain(data), first, rowBytes, step, ...place };
   };
 
   if (datatype === 'FP32') {
