@@ -385,21 +385,35 @@ interface RawPixels {
   height: number;
 }
 
+/** Full decodes of openDecoded under way. */
+let decodesInFlight = 0;
+
 /**
- * open() + runRaw() for the full decode of an encoded image, with the decode started at
- * once, beside the header read instead of after it: it needs nothing the header says, and
- * the header's trip through the thread pool leaves the critical path. The header's checks
- * still decide first: an image they refuse fails with their error, and its decode (refused
- * by sharp's own pixel limit, or failing on the same damage) is ignored.
+ * open() + runRaw() for the full decode of an encoded image. When no other decode is under
+ * way (one image at a time, a node at concurrency 1), the decode starts at once, beside the
+ * header read instead of after it: it needs nothing the header says, and the header's trip
+ * through the thread pool leaves the critical path. The header's checks still decide
+ * first: an image they refuse fails with their error, and its decode (refused by sharp's
+ * own pixel limit, or failing on the same damage) is ignored. With other decodes running,
+ * the header comes first as in open(), so that decodes do not queue ahead of the headers
+ * of the images behind them.
  */
 async function openDecoded(
   bytes: Buffer,
   maxPixels: number,
   icc: IccMode,
 ): Promise<Header & { decoded: Promise<RawPixels> }> {
+  const counted = <T>(p: Promise<T>): Promise<T> => {
+    decodesInFlight++;
+    return p.finally(() => decodesInFlight--);
+  };
+  if (decodesInFlight > 0) {
+    const header = await readHeader(bytes, maxPixels);
+    return { ...header, decoded: counted(runRaw(decoder(bytes, maxPixels, icc), header.format)) };
+  }
   // Settled into a value at once, so that a decode failing before the header is read is
   // never an unhandled rejection.
-  const started = rawPixels(decoder(bytes, maxPixels, icc)).then(
+  const started = counted(rawPixels(decoder(bytes, maxPixels, icc))).then(
     (pixels) => ({ pixels }),
     (err: unknown) => ({ err }),
   );

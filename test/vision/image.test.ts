@@ -224,6 +224,42 @@ describe('vision/image', () => {
     }
   });
 
+  describe('several images at once', () => {
+    it('each is prepared as alone; a damaged one among them fails alone', async () => {
+      // The first decode starts beside its header read; the ones that arrive while it runs
+      // read their header first: either way the same tensors and the same errors.
+      const prof = profile(ULTRALYTICS, 64, 64);
+      const sizes = [
+        [192, 108],
+        [100, 67],
+        [128, 72],
+      ] as const;
+      const pngs = await Promise.all(
+        sizes.map(([w, h], i) =>
+          sharp(noise(w, h, i + 1), { raw: { width: w, height: h, channels: 3 } })
+            .png()
+            .toBuffer(),
+        ),
+      );
+      const alone: number[][] = [];
+      for (const png of pngs) alone.push([...(await prepareInput(png, prof)).tensor]);
+      const truncated = pngs[0]!.subarray(0, pngs[0]!.length >> 1);
+      const together = await Promise.allSettled([
+        ...pngs.map((png) => prepareInput(png, prof)),
+        prepareInput(truncated, prof),
+      ]);
+      for (let i = 0; i < pngs.length; i++) {
+        const r = together[i]!;
+        assert.equal(r.status, 'fulfilled');
+        assert.deepEqual([...r.value.tensor], alone[i]);
+      }
+      const bad = together[pngs.length]!;
+      assert.equal(bad.status, 'rejected');
+      assert.equal((bad.reason as { code?: string }).code, 'INVALID_IMAGE');
+      assert.match((bad.reason as Error).message, /the PNG image/);
+    });
+  });
+
   describe('letterbox pixels (YOLOX: top-left, BGR, ×1)', () => {
     it('1280×720 into 416×416: rows 0..233 image in BGR 0..255, rows 234.. pad 114', async () => {
       const png = await flatPng(1280, 720, [200, 50, 10]);
