@@ -239,10 +239,16 @@ class Candidates {
 /** Anchors (rows) scanned between two points where a sliced run may pause. */
 const ROW_STEP = 4096;
 
+/** Class rows of a v8 head scanned between two points where a sliced run may pause. */
+const CLASS_STEP = 8;
+
 /**
- * v8 [C, N]: sequential passes over the class rows keep, per anchor, the best class (the
- * first of equal scores) and whether any class scores in (conf, 1]; memory is read in
- * order, never down a column of N-strided values.
+ * v8 [C, N]. First, sequential passes over the class rows (four rows at a time; memory read
+ * in order, never down a column of N-strided values) mark the anchors where some class
+ * scores above conf. Then, for the marked anchors only (a few dozen on a real image), a walk
+ * down their column finds the best class (the first of equal scores) and whether any score
+ * lies in (conf, 1]: the same candidates as a running maximum over every anchor, for one
+ * compare per value instead of a load, a compare and a store.
  */
 function* scanV8(
   data: Float32Array,
@@ -252,34 +258,46 @@ function* scanV8(
   out: Candidates,
 ): Steps<void> {
   const conf = o.confidence;
-  const flag = new Uint8Array(n);
-  const best = new Float32Array(n).fill(-Infinity);
-  const bestClass = new Int32Array(n);
-  let any = false;
-  for (let c = 0; c < nc; c++) {
-    const base = (4 + c) * n;
+  const mark = new Uint8Array(n);
+  let c = 0;
+  for (; c + 4 <= nc; c += 4) {
+    const b0 = (4 + c) * n;
+    const b1 = b0 + n;
+    const b2 = b1 + n;
+    const b3 = b2 + n;
     for (let a = 0; a < n; a++) {
-      const v = data[base + a]!;
-      if (v > best[a]!) {
-        best[a] = v;
-        bestClass[a] = c;
-      }
-      if (v > conf && v <= 1) {
-        flag[a] = 1;
-        any = true;
+      if (
+        data[b0 + a]! > conf ||
+        data[b1 + a]! > conf ||
+        data[b2 + a]! > conf ||
+        data[b3 + a]! > conf
+      ) {
+        mark[a] = 1;
       }
     }
-    yield;
+    if (c % CLASS_STEP === CLASS_STEP - 4) yield;
   }
-  if (!any) return;
+  for (; c < nc; c++) {
+    const base = (4 + c) * n;
+    for (let a = 0; a < n; a++) if (data[base + a]! > conf) mark[a] = 1;
+  }
   for (let a = 0; a < n; a++) {
     if (a % ROW_STEP === ROW_STEP - 1) yield;
-    if (flag[a] === 0) continue;
-    const score = best[a]!;
-    const cls = bestClass[a]!;
+    if (mark[a] === 0) continue;
+    let score = -Infinity;
+    let cls = 0;
+    let hit = false;
+    for (let k = 0, q = 4 * n + a; k < nc; k++, q += n) {
+      const v = data[q]!;
+      if (v > score) {
+        score = v;
+        cls = k;
+      }
+      if (v > conf && v <= 1) hit = true;
+    }
     // A best class score above 1 (+Infinity, or logits from a head exported without its
     // sigmoid) is not a probability: the anchor is dropped, never reported.
-    if (!(score <= 1)) continue;
+    if (!hit || !(score <= 1)) continue;
     if (o.classes && o.classes[cls] === 0) continue;
     out.push(data[a]!, data[n + a]!, data[2 * n + a]!, data[3 * n + a]!, score, cls, a);
   }

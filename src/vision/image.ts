@@ -16,7 +16,7 @@ import { TritonError } from '../protocol/errors';
 import { floatToHalfBits } from '../protocol/tensor';
 import type { DataType } from '../protocol/types';
 import { computeCenterCrop, computeLetterbox, computeZooCrop } from './geometry';
-import { resizeLinearCv, resizePil } from './resample';
+import { linearPick, resizeLinearCv, resizePil, type PilFilter } from './resample';
 import type {
   CropGeometry,
   DecodedImage,
@@ -303,29 +303,28 @@ export function imageErrorFromSharp(err: unknown, format: string): TritonError {
   );
 }
 
+/** sharp's pixel limit for maxPixels: the second guard, the header check is the first. */
+function sharpLimit(maxPixels: number): number | false {
+  // sharp wants an integral limit.
+  return Number.isFinite(maxPixels) ? Math.max(1, Math.floor(maxPixels)) : false;
+}
+
+/** What the header says: the oriented size and the format, after the size checks. */
+interface Header {
+  width: number;
+  height: number;
+  format: string;
+}
+
 /**
- * Validates the input, reads only the header, enforces maxPixels and returns a pipeline
- * that will decode, auto-orient, drop alpha and bring the pixels to 8-bit RGB when it runs.
- * An embedded ICC profile is ignored (the stored values are kept, as cv2.imread and PIL do)
- * unless icc is 'apply', which converts through it to sRGB.
+ * Reads only the header of an encoded image and enforces maxPixels: IMAGE_TOO_LARGE with
+ * the image's size, or INVALID_IMAGE for what is not an image.
  */
-async function open(
-  source: Source,
-  maxPixels: number,
-  icc: IccMode = 'ignore',
-): Promise<OpenedImage> {
-  // sharp wants an integral limit; it is the second guard, the header check is the first.
-  const limitInputPixels = Number.isFinite(maxPixels) ? Math.max(1, Math.floor(maxPixels)) : false;
-  if (source.kind === 'raw') {
-    const { data, width, height, channels } = source.frame;
-    if (width * height > maxPixels) throw tooLarge(width, height, maxPixels);
-    const pipeline = sharp(data, { raw: { width, height, channels }, limitInputPixels });
-    return { pipeline: normalise(pipeline), width, height, format: 'raw' };
-  }
+async function readHeader(bytes: Buffer, maxPixels: number): Promise<Header> {
   let meta: Metadata;
   try {
     // Header only: no limit here, so an oversized image gets our message with its size.
-    meta = await sharp(source.bytes, { failOn: FAIL_ON, limitInputPixels: false }).metadata();
+    meta = await sharp(bytes, { failOn: FAIL_ON, limitInputPixels: false }).metadata();
   } catch (err) {
     throw imageErrorFromSharp(err, 'unknown');
   }
@@ -338,15 +337,92 @@ async function open(
   }
   if (storedW * storedH > maxPixels) throw tooLarge(storedW, storedH, maxPixels);
   const swap = (meta.orientation ?? 1) >= 5;
-  const width = swap ? storedH : storedW;
-  const height = swap ? storedW : storedH;
-  const pipeline = sharp(source.bytes, {
-    failOn: FAIL_ON,
-    limitInputPixels,
-    autoOrient: true,
-    ignoreIcc: icc === 'ignore',
+  return { width: swap ? storedH : storedW, height: swap ? storedW : storedH, format };
+}
+
+/**
+ * The pipeline that decodes, auto-orients, drops alpha and brings the pixels to 8-bit RGB.
+ * An embedded ICC profile is ignored (the stored values are kept, as cv2.imread and PIL do)
+ * unless icc is 'apply', which converts through it to sRGB.
+ */
+function decoder(bytes: Buffer, maxPixels: number, icc: IccMode): Sharp {
+  return normalise(
+    sharp(bytes, {
+      failOn: FAIL_ON,
+      limitInputPixels: sharpLimit(maxPixels),
+      autoOrient: true,
+      ignoreIcc: icc === 'ignore',
+    }),
+  );
+}
+
+/**
+ * Validates the input, reads only the header, enforces maxPixels and returns a pipeline
+ * that will decode the image (see decoder) when it runs.
+ */
+async function open(
+  source: Source,
+  maxPixels: number,
+  icc: IccMode = 'ignore',
+): Promise<OpenedImage> {
+  if (source.kind === 'raw') {
+    const { data, width, height, channels } = source.frame;
+    if (width * height > maxPixels) throw tooLarge(width, height, maxPixels);
+    const pipeline = sharp(data, {
+      raw: { width, height, channels },
+      limitInputPixels: sharpLimit(maxPixels),
+    });
+    return { pipeline: normalise(pipeline), width, height, format: 'raw' };
+  }
+  const header = await readHeader(source.bytes, maxPixels);
+  return { pipeline: decoder(source.bytes, maxPixels, icc), ...header };
+}
+
+/** Decoded pixels: packed RGB, [height, width, 3]. */
+interface RawPixels {
+  data: Buffer;
+  width: number;
+  height: number;
+}
+
+/** Full decodes of openDecoded under way. */
+let decodesInFlight = 0;
+
+/**
+ * open() + runRaw() for the full decode of an encoded image. When no other decode is under
+ * way (one image at a time, a node at concurrency 1), the decode starts at once, beside the
+ * header read instead of after it: it needs nothing the header says, and the header's trip
+ * through the thread pool leaves the critical path. The header's checks still decide
+ * first: an image they refuse fails with their error, and its decode (refused by sharp's
+ * own pixel limit, or failing on the same damage) is ignored. With other decodes running,
+ * the header comes first as in open(), so that decodes do not queue ahead of the headers
+ * of the images behind them.
+ */
+async function openDecoded(
+  bytes: Buffer,
+  maxPixels: number,
+  icc: IccMode,
+): Promise<Header & { decoded: Promise<RawPixels> }> {
+  const counted = <T>(p: Promise<T>): Promise<T> => {
+    decodesInFlight++;
+    return p.finally(() => decodesInFlight--);
+  };
+  if (decodesInFlight > 0) {
+    const header = await readHeader(bytes, maxPixels);
+    return { ...header, decoded: counted(runRaw(decoder(bytes, maxPixels, icc), header.format)) };
+  }
+  // Settled into a value at once, so that a decode failing before the header is read is
+  // never an unhandled rejection.
+  const started = counted(rawPixels(decoder(bytes, maxPixels, icc))).then(
+    (pixels) => ({ pixels }),
+    (err: unknown) => ({ err }),
+  );
+  const header = await readHeader(bytes, maxPixels);
+  const decoded = started.then((r) => {
+    if ('pixels' in r) return r.pixels;
+    throw imageErrorFromSharp(r.err, header.format);
   });
-  return { pipeline: normalise(pipeline), width, height, format };
+  return { ...header, decoded };
 }
 
 /** Alpha dropped (a no-op without one), grey / CMYK / 16-bit brought to 8-bit sRGB. */
@@ -354,16 +430,19 @@ function normalise(pipeline: Sharp): Sharp {
   return pipeline.removeAlpha().toColourspace('srgb');
 }
 
-async function runRaw(
-  pipeline: Sharp,
-  format: string,
-): Promise<{ data: Buffer; width: number; height: number }> {
+/** Runs the pipeline to packed RGB; sharp's errors come out as they are. */
+async function rawPixels(pipeline: Sharp): Promise<RawPixels> {
+  const { data, info } = await pipeline.raw().toBuffer({ resolveWithObject: true });
+  if (info.channels !== 3) {
+    throw new Error(`decoder produced ${info.channels} channels instead of 3`);
+  }
+  return { data, width: info.width, height: info.height };
+}
+
+/** rawPixels with its errors as IMAGE_TOO_LARGE or INVALID_IMAGE. */
+async function runRaw(pipeline: Sharp, format: string): Promise<RawPixels> {
   try {
-    const { data, info } = await pipeline.raw().toBuffer({ resolveWithObject: true });
-    if (info.channels !== 3) {
-      throw new Error(`decoder produced ${info.channels} channels instead of 3`);
-    }
-    return { data, width: info.width, height: info.height };
+    return await rawPixels(pipeline);
   } catch (err) {
     throw imageErrorFromSharp(err, format);
   }
@@ -417,8 +496,8 @@ async function decodeSource(
     if (width * height > maxPixels) throw tooLarge(width, height, maxPixels);
     return { data: rawToRgb(source.frame), width, height, channels: 3, format: 'raw' };
   }
-  const opened = await open(source, maxPixels, icc);
-  const { data, width, height } = await runRaw(opened.pipeline, opened.format);
+  const opened = await openDecoded(source.bytes, maxPixels, icc);
+  const { data, width, height } = await opened.decoded;
   return { data, width, height, channels: 3, format: opened.format };
 }
 
@@ -495,10 +574,25 @@ export interface TensorOptions {
 
 type PixelTensor = Float32Array | Uint16Array | Uint8Array;
 
-/** Where and how the source pixels are written: shared by the four pixel kernels. */
+/**
+ * Source pixels for a tensor: RGB uint8 at byte `first + y·rowBytes + x·step` for pixel
+ * (x, y). Packed pixels have first 0, rowBytes width·3 and step 3; a resize that only picks
+ * pixels (linearPick) reads the decoded image through larger strides, without a copy.
+ */
+export interface PixelView {
+  data: Uint8Array;
+  first: number;
+  rowBytes: number;
+  step: number;
+}
+
+/** Where and how the source pixels are written: shared by the five pixel kernels. */
 interface Placement {
-  /** Source pixels, [h, w, 3] RGB uint8. */
+  /** Source pixels, addressed as in PixelView. */
   src: Uint8Array;
+  first: number;
+  rowBytes: number;
+  step: number;
   w: number;
   h: number;
   /** Output plane width and the source's top-left position in it. */
@@ -517,15 +611,15 @@ interface Placement {
 
 /** @param out - [3, H, W] float32 planes; only the source rectangle is written. */
 function planarF32(p: Placement, out: Float32Array, scale: number, m: Num3, d: Num3): void {
-  const { src, w, h, W, left, top, s0, s2 } = p;
+  const { src, first, rowBytes, step, w, h, W, left, top, s0, s2 } = p;
   const p1 = out.length / 3;
   const p2 = 2 * p1;
   const [m0, m1, m2] = m;
   const [d0, d1, d2] = d;
   for (let y = 0; y < h; y++) {
     let o = (top + y) * W + left;
-    let i = y * w * 3;
-    for (const end = o + w; o < end; o++, i += 3) {
+    let i = first + y * rowBytes;
+    for (const end = o + w; o < end; o++, i += step) {
       out[o] = (src[i + s0]! * scale - m0) / d0;
       out[o + p1] = (src[i + 1]! * scale - m1) / d1;
       out[o + p2] = (src[i + s2]! * scale - m2) / d2;
@@ -534,24 +628,26 @@ function planarF32(p: Placement, out: Float32Array, scale: number, m: Num3, d: N
 }
 
 /**
- * The source as 32-bit words when every row starts on a word boundary (width a multiple of
- * 4, aligned buffer): four RGB pixels are then three word loads instead of twelve byte
- * loads, which measured ~35 % faster. Little-endian is guaranteed (protocol/tensor refuses
- * anything else).
+ * Packed source pixels as 32-bit words when every row starts on a word boundary (width a
+ * multiple of 4, aligned buffer): four RGB pixels are then three word loads instead of
+ * twelve byte loads, which measured ~35 % faster. Little-endian is guaranteed
+ * (protocol/tensor refuses anything else).
  */
-function wordsOf(src: Uint8Array, w: number): Uint32Array | undefined {
-  if (w % 4 !== 0 || src.byteOffset % 4 !== 0) return undefined;
-  return new Uint32Array(src.buffer, src.byteOffset, src.length >> 2);
+function wordsOf(p: Placement): Uint32Array | undefined {
+  const { src, first, rowBytes, step, w } = p;
+  if (step !== 3 || rowBytes !== w * 3 || w % 4 !== 0) return undefined;
+  if ((src.byteOffset + first) % 4 !== 0) return undefined;
+  return new Uint32Array(src.buffer, src.byteOffset + first, (p.h * rowBytes) >> 2);
 }
 
 /** planarF32 with mean 0 and std 1. @param out - [3, H, W] float32 planes */
 function planarScaledF32(p: Placement, out: Float32Array, s: number): void {
-  const { src, w, h, W, left, top, s0 } = p;
+  const { src, first, rowBytes, step, w, h, W, left, top, s0 } = p;
   const p1 = out.length / 3;
   // Plane offsets receiving the source's R and B bytes (swapped for BGR).
   const qr = s0 === 0 ? 0 : 2 * p1;
   const qb = 2 * p1 - qr;
-  const words = wordsOf(src, w);
+  const words = wordsOf(p);
   for (let y = 0; y < h; y++) {
     let o = (top + y) * W + left;
     const end = o + w;
@@ -575,7 +671,7 @@ function planarScaledF32(p: Placement, out: Float32Array, s: number): void {
         out[o + 3 + qb] = (c >>> 24) * s;
       }
     } else {
-      for (let i = y * w * 3; o < end; o++, i += 3) {
+      for (let i = first + y * rowBytes; o < end; o++, i += step) {
         out[o + qr] = src[i]! * s;
         out[o + p1] = src[i + 1]! * s;
         out[o + qb] = src[i + 2]! * s;
@@ -586,13 +682,13 @@ function planarScaledF32(p: Placement, out: Float32Array, s: number): void {
 
 /** @param out - [H, W, 3] float32; only the source rectangle is written. */
 function interleavedF32(p: Placement, out: Float32Array, scale: number, m: Num3, d: Num3): void {
-  const { src, w, h, W, left, top, s0, s2 } = p;
+  const { src, first, rowBytes, step, w, h, W, left, top, s0, s2 } = p;
   const [m0, m1, m2] = m;
   const [d0, d1, d2] = d;
   for (let y = 0; y < h; y++) {
     let o = ((top + y) * W + left) * 3;
-    let i = y * w * 3;
-    for (const end = o + w * 3; o < end; o += 3, i += 3) {
+    let i = first + y * rowBytes;
+    for (const end = o + w * 3; o < end; o += 3, i += step) {
       out[o] = (src[i + s0]! * scale - m0) / d0;
       out[o + 1] = (src[i + 1]! * scale - m1) / d1;
       out[o + 2] = (src[i + s2]! * scale - m2) / d2;
@@ -606,7 +702,7 @@ function planarLut(
   out: Uint16Array | Uint8Array,
   luts: Uint16Array[] | Uint8Array[],
 ): void {
-  const { src, w, h, W, left, top, s0 } = p;
+  const { src, first, rowBytes, step, w, h, W, left, top, s0 } = p;
   const p1 = out.length / 3;
   const bgr = s0 !== 0;
   const qr = bgr ? 2 * p1 : 0;
@@ -615,7 +711,7 @@ function planarLut(
   const [t0, lg, t2] = luts as [Uint16Array, Uint16Array, Uint16Array];
   const lr = bgr ? t2 : t0;
   const lb = bgr ? t0 : t2;
-  const words = wordsOf(src, w);
+  const words = wordsOf(p);
   for (let y = 0; y < h; y++) {
     let o = (top + y) * W + left;
     const end = o + w;
@@ -638,7 +734,7 @@ function planarLut(
         out[o + 3 + qb] = lb[c >>> 24]!;
       }
     } else {
-      for (let i = y * w * 3; o < end; o++, i += 3) {
+      for (let i = first + y * rowBytes; o < end; o++, i += step) {
         out[o + qr] = lr[src[i]!]!;
         out[o + p1] = lg[src[i + 1]!]!;
         out[o + qb] = lb[src[i + 2]!]!;
@@ -653,12 +749,12 @@ function interleavedLut(
   out: Uint16Array | Uint8Array,
   luts: Uint16Array[] | Uint8Array[],
 ): void {
-  const { src, w, h, W, left, top, s0, s2 } = p;
+  const { src, first, rowBytes, step, w, h, W, left, top, s0, s2 } = p;
   const [l0, l1, l2] = luts as [Uint16Array, Uint16Array, Uint16Array];
   for (let y = 0; y < h; y++) {
     let o = ((top + y) * W + left) * 3;
-    let i = y * w * 3;
-    for (const end = o + w * 3; o < end; o += 3, i += 3) {
+    let i = first + y * rowBytes;
+    for (const end = o + w * 3; o < end; o += 3, i += step) {
       out[o] = l0[src[i + s0]!]!;
       out[o + 1] = l1[src[i + 1]!]!;
       out[o + 2] = l2[src[i + s2]!]!;
@@ -734,6 +830,17 @@ function fillPadding(
 }
 
 /**
+ * A plain Uint8Array view of the same bytes: Buffers (a subclass, as sharp and raw frames
+ * give them) and Uint8Arrays reaching the same pixel loops would make their element access
+ * polymorphic.
+ */
+function plain(u8: Uint8Array): Uint8Array {
+  return Object.getPrototypeOf(u8) === Uint8Array.prototype
+    ? u8
+    : new Uint8Array(u8.buffer, u8.byteOffset, u8.length);
+}
+
+/**
  * Memory for a tensor every element of which is about to be written (pad + image cover the
  * whole plane): skipping the zero fill of `new Float32Array(n)` saves a full extra pass.
  */
@@ -746,16 +853,17 @@ function uninitialised(byteLength: number): ArrayBuffer {
 }
 
 /**
- * Packed RGB pixels → model tensor in one pass: channel reorder, value mapping
+ * RGB pixels → model tensor in one pass: channel reorder, value mapping
  * ((v·scale − mean[c]) / std[c], rounded once to float32; FP16 is that float32 rounded to
  * the nearest half), layout change and placement inside a larger padded plane.
  *
- * @param src - source pixels, [srcHeight, srcWidth, 3] RGB uint8 (row-major, no stride)
+ * @param src - source pixels: packed [srcHeight, srcWidth, 3] RGB uint8 (row-major, no
+ *   stride), or a PixelView of srcWidth×srcHeight pixels
  * @returns [3, height, width] (NCHW) or [height, width, 3] (NHWC) values, without the batch
  *   dimension; Float32Array (FP32), Uint16Array half bits (FP16) or Uint8Array (UINT8)
  */
 export function hwcToTensor(
-  src: Uint8Array,
+  src: Uint8Array | PixelView,
   srcWidth: number,
   srcHeight: number,
   opts: TensorOptions = {},
@@ -765,8 +873,11 @@ export function hwcToTensor(
 
 /** A tensor with its padding already written, waiting for the source pixels. */
 interface TensorPlan {
-  /** Writes the [srcHeight, srcWidth, 3] RGB pixels and returns the finished tensor. */
-  write(src: Uint8Array): PixelTensor;
+  /**
+   * Writes the srcWidth×srcHeight RGB pixels (packed [srcHeight, srcWidth, 3], or a view)
+   * and returns the finished tensor.
+   */
+  write(src: Uint8Array | PixelView): PixelTensor;
 }
 
 /**
@@ -795,14 +906,26 @@ function planTensor(srcWidth: number, srcHeight: number, opts: TensorOptions): T
     mapValue(datatype, opts.padValue ?? 0, scale, mean[k]!, std[k]!),
   );
   const rect = { left, top, right: left + srcWidth, bottom: top + srcHeight };
-  const at = (src: Uint8Array): Placement => {
-    if (src.length !== srcWidth * srcHeight * 3) {
+  const at = (src: Uint8Array | PixelView): Placement => {
+    const place = { w: srcWidth, h: srcHeight, W, left, top, s0: bgr ? 2 : 0, s2: bgr ? 0 : 2 };
+    if (src instanceof Uint8Array) {
+      if (src.length !== srcWidth * srcHeight * 3) {
+        throw new TritonError(
+          'INVALID_ARGUMENT',
+          `hwcToTensor: ${srcWidth}×${srcHeight} RGB needs ${srcWidth * srcHeight * 3} bytes, got ${src.length}`,
+        );
+      }
+      return { src: plain(src), first: 0, rowBytes: srcWidth * 3, step: 3, ...place };
+    }
+    const { data, first, rowBytes, step } = src;
+    const last = first + (srcHeight - 1) * rowBytes + (srcWidth - 1) * step + 2;
+    if (!(first >= 0 && step >= 3 && rowBytes >= 0 && last < data.length)) {
       throw new TritonError(
-        'INVALID_ARGUMENT',
-        `hwcToTensor: ${srcWidth}×${srcHeight} RGB needs ${srcWidth * srcHeight * 3} bytes, got ${src.length}`,
+        'INTERNAL',
+        `hwcToTensor: a ${srcWidth}×${srcHeight} view (first ${first}, row ${rowBytes}, step ${step}) does not fit in ${data.length} bytes`,
       );
     }
-    return { src, w: srcWidth, h: srcHeight, W, left, top, s0: bgr ? 2 : 0, s2: bgr ? 0 : 2 };
+    return { src: plain(data), first, rowBytes, step, ...place };
   };
 
   if (datatype === 'FP32') {
@@ -857,11 +980,15 @@ export interface PreparedInput {
   /** Set for ImageNet-style models: where the crop was taken. */
   crop?: CropGeometry;
   /**
-   * Header read + the fused sharp decode/orient/resize (one libvips pass); the tensor's
-   * allocation and padding run on the main thread meanwhile.
+   * Until the pixels are there: the header read and the decode (started together; 'fast'
+   * resizes in the same libvips pass), then the exact resize where it makes new pixels; the
+   * tensor's allocation and padding run on the main thread meanwhile.
    */
   decodeMs: number;
-  /** Writing the pixels into the tensor (the part of hwcToTensor that needs them). */
+  /**
+   * Writing the pixels into the tensor (the part of hwcToTensor that needs them), which
+   * includes the resize when it only picks pixels (linearPick) and the crop.
+   */
   preprocessMs: number;
 }
 
@@ -920,7 +1047,7 @@ export async function prepareInput(
   if (pre.kind === 'letterbox') {
     let W0: number;
     let H0: number;
-    let pixels: Promise<Uint8Array> | Uint8Array;
+    let pixels: Promise<Uint8Array | PixelView> | Uint8Array | PixelView;
     let g: LetterboxGeometry;
     if (source.kind === 'raw') {
       ({ width: W0, height: H0 } = source.frame);
@@ -932,23 +1059,24 @@ export async function prepareInput(
         g.newWidth === W0 && g.newHeight === H0
           ? rgb
           : mode === 'exact'
-            ? resizeLinearCv(rgb, W0, H0, g.newWidth, g.newHeight)
+            ? linearResized(rgb, W0, H0, g.newWidth, g.newHeight)
             : pixelsOf(
                 resizeTo(await open(source, maxPixels), g.newWidth, g.newHeight, 'linear'),
                 'raw',
               );
+    } else if (mode === 'exact') {
+      const opened = await openDecoded(source.bytes, maxPixels, icc);
+      W0 = opened.width;
+      H0 = opened.height;
+      g = computeLetterbox(W0, H0, inW, inH, pre.centred);
+      const { newWidth: nw, newHeight: nh } = g;
+      pixels = opened.decoded.then((d) => linearResized(d.data, d.width, d.height, nw, nh));
     } else {
       const opened = await open(source, maxPixels, icc);
       W0 = opened.width;
       H0 = opened.height;
       g = computeLetterbox(W0, H0, inW, inH, pre.centred);
-      const { newWidth: nw, newHeight: nh } = g;
-      pixels =
-        mode === 'exact'
-          ? runRaw(opened.pipeline, opened.format).then((d) =>
-              resizeLinearCv(d.data, d.width, d.height, nw, nh),
-            )
-          : pixelsOf(resizeTo(opened, nw, nh, 'linear'), opened.format);
+      pixels = pixelsOf(resizeTo(opened, g.newWidth, g.newHeight, 'linear'), opened.format);
     }
     const { tensor, decodedAt } = await render(pixels, g.newWidth, g.newHeight, {
       width: inW,
@@ -976,9 +1104,16 @@ export async function prepareInput(
   let W0: number;
   let H0: number;
   let opened: OpenedImage | undefined;
+  let decoding: Promise<RawPixels> | undefined;
   if (source.kind === 'raw') {
     ({ width: W0, height: H0 } = source.frame);
     if (W0 * H0 > maxPixels) throw tooLarge(W0, H0, maxPixels);
+  } else if (mode === 'exact') {
+    ({
+      width: W0,
+      height: H0,
+      decoded: decoding,
+    } = await openDecoded(source.bytes, maxPixels, icc));
   } else {
     opened = await open(source, maxPixels, icc);
     ({ width: W0, height: H0 } = opened);
@@ -988,27 +1123,24 @@ export async function prepareInput(
       ? computeZooCrop(W0, H0, pre.resize, pre.crop)
       : computeCenterCrop(W0, H0, pre.resize, pre.crop);
   if (c.width !== inW || c.height !== inH) {
+    // Nobody will await the decode now; keep its failure from going unhandled.
+    decoding?.catch(() => undefined);
     throw new TritonError(
       'UNSUPPORTED_MODEL',
       `Pre-processing resizes to ${pre.resize} and crops ${c.width}×${c.height}, but the ` +
         `model's input is ${inW}×${inH}: set resize ≥ crop and crop = the input size`,
     );
   }
-  let pixels: Promise<Uint8Array>;
+  let pixels: Promise<Uint8Array | PixelView>;
   if (mode === 'exact') {
-    const decoded = opened
-      ? runRaw(opened.pipeline, opened.format)
-      : Promise.resolve({
-          data: rawToRgb((source as { frame: RawFrame }).frame),
-          width: W0,
-          height: H0,
-        });
-    pixels = decoded.then((d) =>
-      cropRgb(
-        resizePil(d.data, d.width, d.height, c.resizedWidth, c.resizedHeight, pre.interpolation),
-        c,
-      ),
-    );
+    const decoded =
+      decoding ??
+      Promise.resolve({
+        data: rawToRgb((source as { frame: RawFrame }).frame),
+        width: W0,
+        height: H0,
+      });
+    pixels = decoded.then((d) => pilCropped(d.data, d.width, d.height, c, pre.interpolation));
   } else {
     const o = opened ?? (await open(source, maxPixels));
     const kernel = pre.interpolation === 'bicubic' ? 'cubic' : 'linear';
@@ -1040,23 +1172,86 @@ export async function prepareInput(
   };
 }
 
-/** The crop rectangle of packed RGB pixels [resizedHeight, resizedWidth, 3]. */
-function cropRgb(src: Uint8Array, c: CropGeometry): Uint8Array {
-  if (c.left === 0 && c.top === 0 && c.width === c.resizedWidth && c.height === c.resizedHeight) {
-    return src;
-  }
-  const out = new Uint8Array(c.width * c.height * 3);
-  const row = c.width * 3;
-  for (let y = 0; y < c.height; y++) {
-    const from = ((c.top + y) * c.resizedWidth + c.left) * 3;
-    out.set(src.subarray(from, from + row), y * row);
-  }
-  return out;
-}
-
 /** Starts the libvips work now (toBuffer queues it on the thread pool at once). */
 function pixelsOf(pipeline: Sharp, format: string): Promise<Uint8Array> {
   return runRaw(pipeline, format).then((r) => r.data);
+}
+
+/**
+ * Memory for resized pixels on their way into a tensor: taken by linearResized, given back
+ * by render once the tensor is written (nothing else ever sees it). A handful of buffers,
+ * whatever the sizes: images of one camera come back at one size.
+ */
+const resizeScratch = {
+  idle: [] as ArrayBuffer[],
+  acquire(byteLength: number): ArrayBuffer {
+    const i = this.idle.findIndex((b) => b.byteLength === byteLength);
+    return i >= 0 ? this.idle.splice(i, 1)[0]! : new ArrayBuffer(byteLength);
+  },
+  release(buffer: ArrayBuffer): void {
+    if (this.idle.includes(buffer)) return;
+    this.idle.push(buffer);
+    if (this.idle.length > 6) this.idle.shift();
+  },
+};
+
+/** Resized pixels held in resizeScratch. */
+interface ScratchView extends PixelView {
+  scratch: ArrayBuffer;
+}
+
+/**
+ * cv2.resize INTER_LINEAR of packed RGB to nw×nh, for the tensor: when the resize only picks
+ * pixels (linearPick: 1920×1080 → 640×360, or no resize) a view of the source that the
+ * tensor writer reads through, without a copy; otherwise resizeLinearCv into scratch memory.
+ */
+function linearResized(
+  data: Uint8Array,
+  width: number,
+  height: number,
+  nw: number,
+  nh: number,
+): PixelView | ScratchView {
+  const pick = linearPick(width, height, nw, nh);
+  if (pick) {
+    const { x0, y0, kx, ky } = pick;
+    return { data, first: (y0 * width + x0) * 3, rowBytes: ky * width * 3, step: kx * 3 };
+  }
+  const scratch = resizeScratch.acquire(nw * nh * 3);
+  const out = resizeLinearCv(data, width, height, nw, nh, new Uint8Array(scratch));
+  return { data: out, first: 0, rowBytes: nw * 3, step: 3, scratch };
+}
+
+/**
+ * Pillow's resize of packed RGB to the crop geometry's resized size, in scratch memory, and
+ * the crop rectangle of it as a view (the tensor writer reads the rectangle in place).
+ */
+function pilCropped(
+  data: Uint8Array,
+  width: number,
+  height: number,
+  c: CropGeometry,
+  filter: PilFilter,
+): PixelView | ScratchView {
+  const taken: ArrayBuffer[] = [];
+  const resized = resizePil(data, width, height, c.resizedWidth, c.resizedHeight, filter, (n) => {
+    const b = resizeScratch.acquire(n);
+    taken.push(b);
+    return new Uint8Array(b);
+  });
+  const view: PixelView = {
+    data: resized,
+    first: (c.top * c.resizedWidth + c.left) * 3,
+    rowBytes: c.resizedWidth * 3,
+    step: 3,
+  };
+  // The horizontal pass's memory is free at once; the result's once the tensor is written.
+  let kept: ArrayBuffer | undefined;
+  for (const b of taken) {
+    if (b === resized.buffer) kept = b;
+    else resizeScratch.release(b);
+  }
+  return kept ? { ...view, scratch: kept } : view;
 }
 
 /**
@@ -1064,7 +1259,7 @@ function pixelsOf(pipeline: Sharp, format: string): Promise<Uint8Array> {
  * pixels once they arrive. `decodedAt` is when they arrived.
  */
 async function render(
-  pixels: Promise<Uint8Array> | Uint8Array,
+  pixels: Promise<Uint8Array | PixelView> | Uint8Array | PixelView,
   srcWidth: number,
   srcHeight: number,
   opts: TensorOptions,
@@ -1079,7 +1274,11 @@ async function render(
   }
   const src = await pixels;
   const decodedAt = performance.now();
-  return { tensor: plan.write(src), decodedAt };
+  const tensor = plan.write(src);
+  if (!(src instanceof Uint8Array) && 'scratch' in src) {
+    resizeScratch.release((src as ScratchView).scratch);
+  }
+  return { tensor, decodedAt };
 }
 
 function resizeTo(

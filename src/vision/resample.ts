@@ -75,6 +75,65 @@ export function linearTaps(src: number, dst: number, clampEdges: boolean): Linea
 }
 
 /**
+ * When cv2 INTER_LINEAR from srcW×srcH to dstW×dstH only copies source pixels, evenly
+ * spaced: output (x, y) = source (x0 + kx·x, y0 + ky·y). That is the case of odd
+ * whole-number reductions in both directions (1920×1080 → 640×360: every third pixel from
+ * (1, 1)) and of no resize at all (kx = ky = 1): every tap pair is 2048 / 0, which
+ * resizeLinearCv turns into the source byte itself. Undefined for any other resize.
+ */
+export interface LinearPick {
+  x0: number;
+  y0: number;
+  kx: number;
+  ky: number;
+}
+
+export function linearPick(
+  srcW: number,
+  srcH: number,
+  dstW: number,
+  dstH: number,
+): LinearPick | undefined {
+  // The answer for the last sizes asked: a camera sends one size, and the taps of 1080p
+  // cost more than the rest of the check.
+  const key = `${srcW}x${srcH}>${dstW}x${dstH}`;
+  if (lastPick.key !== key) {
+    lastPick.key = key;
+    lastPick.pick = computePick(srcW, srcH, dstW, dstH);
+  }
+  return lastPick.pick && { ...lastPick.pick };
+}
+
+const lastPick: { key: string; pick: LinearPick | undefined } = { key: '', pick: undefined };
+
+function computePick(
+  srcW: number,
+  srcH: number,
+  dstW: number,
+  dstH: number,
+): LinearPick | undefined {
+  // resizeLinearCv's area path (never a pick: its taps are 1024 / 1024).
+  if (srcW === 2 * dstW && srcH === 2 * dstH) return undefined;
+  const cols = evenPicks(linearTaps(srcW, dstW, true), srcW);
+  const rows = cols && evenPicks(linearTaps(srcH, dstH, false), srcH);
+  if (!cols || !rows) return undefined;
+  return { x0: cols.start, y0: rows.start, kx: cols.step, ky: rows.step };
+}
+
+/** Start and spacing of one axis' picks (indices clamped as resizeLinearCv clamps them). */
+function evenPicks(t: LinearTaps, src: number): { start: number; step: number } | undefined {
+  const n = t.index.length;
+  const at = (d: number): number => Math.min(Math.max(t.index[d]!, 0), src - 1);
+  const start = at(0);
+  const step = n > 1 ? at(1) - start : 1;
+  if (step < 1) return undefined;
+  for (let d = 0; d < n; d++) {
+    if (t.a0[d] !== COEF_SCALE || t.a1[d] !== 0 || at(d) !== start + d * step) return undefined;
+  }
+  return { start, step };
+}
+
+/**
  * cv2.resize(src, (dstW, dstH), interpolation=INTER_LINEAR) on packed RGB uint8.
  * @param src - [srcH, srcW, 3]
  * @returns [dstH, dstW, 3]
@@ -341,6 +400,9 @@ function clip8(ss: number): number {
  * Pillow's Image.resize((dstW, dstH), BILINEAR | BICUBIC) on packed RGB uint8: horizontal
  * pass (only over the rows the vertical pass reads), then vertical. A pass whose size does
  * not change is skipped, as in Pillow.
+ *
+ * @param alloc - memory for the passes (default: fresh), of the byte length asked for; every
+ *   byte is written, so it may hold anything
  */
 export function resizePil(
   src: Uint8Array,
@@ -349,6 +411,7 @@ export function resizePil(
   dstW: number,
   dstH: number,
   filter: PilFilter,
+  alloc: (byteLength: number) => Uint8Array = (n) => new Uint8Array(n),
 ): Uint8Array {
   const half = 1 << (PRECISION_BITS - 1);
   let cur = src;
@@ -365,7 +428,7 @@ export function resizePil(
   if (dstW !== srcW) {
     const xt = pilTaps(srcW, dstW, filter);
     const rows = yLast - yFirst;
-    const tmp = new Uint8Array(dstW * rows * 3);
+    const tmp = alloc(dstW * rows * 3);
     for (let y = 0; y < rows; y++) {
       const base = (y + yFirst) * srcW * 3;
       let o = y * dstW * 3;
@@ -394,7 +457,7 @@ export function resizePil(
     yFirst = 0;
   }
   if (!yt) return cur === src ? src.slice(0, srcW * srcH * 3) : cur;
-  const out = new Uint8Array(dstW * dstH * 3);
+  const out = alloc(dstW * dstH * 3);
   const row = curW * 3;
   for (let d = 0; d < dstH; d++) {
     const y0 = yt.first[d]! - yFirst;

@@ -10,7 +10,8 @@ import {
   letterboxImage,
   prepareInput,
 } from '../../src/vision/image';
-import { computeLetterbox } from '../../src/vision/geometry';
+import { computeCenterCrop, computeLetterbox } from '../../src/vision/geometry';
+import { resizeLinearCv, resizePil } from '../../src/vision/resample';
 import type { ModelProfile, Preprocess } from '../../src/vision/types';
 import { fixtureImage } from '../support/fixtures';
 
@@ -93,6 +94,17 @@ function withPngSize(png: Buffer, width: number, height: number): Buffer {
   return out;
 }
 
+/** Packed RGB noise, so that a wrong source pixel cannot hide behind a flat colour. */
+function noise(width: number, height: number, seed: number): Buffer {
+  const px = Buffer.alloc(width * height * 3);
+  let x = seed;
+  for (let i = 0; i < px.length; i++) {
+    x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+    px[i] = x >>> 24;
+  }
+  return px;
+}
+
 describe('vision/image', () => {
   describe('letterbox pixels (Ultralytics: centred, pad 114, RGB, /255)', () => {
     const colour: [number, number, number] = [200, 50, 10];
@@ -169,6 +181,85 @@ describe('vision/image', () => {
     });
   });
 
+  describe('letterbox resize paths', () => {
+    // 3× (every third pixel, read in place), 2× (area mean) and uneven (two taps), each
+    // twice with other pixels (the second reuses the first one's resize memory), as PNG
+    // and as a raw frame: always what resizeLinearCv + hwcToTensor make of the pixels.
+    for (const [w, h] of [
+      [192, 108],
+      [128, 72],
+      [100, 67],
+    ] as const) {
+      for (const pre of [ULTRALYTICS, YOLOX]) {
+        const name = pre.centred ? 'Ultralytics' : 'YOLOX';
+        it(`${w}×${h} into 64×64 (${name}) = resizeLinearCv + hwcToTensor`, async () => {
+          const prof = profile(pre, 64, 64);
+          for (const seed of [1, 2]) {
+            const px = noise(w, h, seed);
+            const png = await sharp(px, { raw: { width: w, height: h, channels: 3 } })
+              .png()
+              .toBuffer();
+            const g = computeLetterbox(w, h, 64, 64, pre.centred);
+            const want = hwcToTensor(
+              resizeLinearCv(px, w, h, g.newWidth, g.newHeight),
+              g.newWidth,
+              g.newHeight,
+              {
+                width: 64,
+                height: 64,
+                left: g.padLeft,
+                top: g.padTop,
+                padValue: 114,
+                colour: pre.colour,
+                scale: pre.scale,
+              },
+            );
+            for (const input of [png, { data: px, width: w, height: h, channels: 3 as const }]) {
+              const p = await prepareInput(input, prof);
+              assert.deepEqual([...p.tensor], [...want], `seed ${seed}`);
+            }
+          }
+        });
+      }
+    }
+  });
+
+  describe('several images at once', () => {
+    it('each is prepared as alone; a damaged one among them fails alone', async () => {
+      // The first decode starts beside its header read; the ones that arrive while it runs
+      // read their header first: either way the same tensors and the same errors.
+      const prof = profile(ULTRALYTICS, 64, 64);
+      const sizes = [
+        [192, 108],
+        [100, 67],
+        [128, 72],
+      ] as const;
+      const pngs = await Promise.all(
+        sizes.map(([w, h], i) =>
+          sharp(noise(w, h, i + 1), { raw: { width: w, height: h, channels: 3 } })
+            .png()
+            .toBuffer(),
+        ),
+      );
+      const alone: number[][] = [];
+      for (const png of pngs) alone.push([...(await prepareInput(png, prof)).tensor]);
+      const truncated = pngs[0]!.subarray(0, pngs[0]!.length >> 1);
+      const together = await Promise.allSettled([
+        ...pngs.map((png) => prepareInput(png, prof)),
+        prepareInput(truncated, prof),
+      ]);
+      for (let i = 0; i < pngs.length; i++) {
+        const r = together[i]!;
+        assert.equal(r.status, 'fulfilled');
+        assert.deepEqual([...r.value.tensor], alone[i]);
+      }
+      const bad = together[pngs.length]!;
+      assert.equal(bad.status, 'rejected');
+      assert.equal((bad.reason as { code?: string }).code, 'INVALID_IMAGE');
+      assert.match((bad.reason as Error).message, /the PNG image/);
+    });
+  });
+
   describe('letterbox pixels (YOLOX: top-left, BGR, ×1)', () => {
     it('1280×720 into 416×416: rows 0..233 image in BGR 0..255, rows 234.. pad 114', async () => {
       const png = await flatPng(1280, 720, [200, 50, 10]);
@@ -227,6 +318,33 @@ describe('vision/image', () => {
         for (let i = 0; i < 224 * 224; i++) {
           const v = p.tensor[k * 224 * 224 + i];
           if (v !== want) assert.fail(`channel ${k} element ${i} = ${v}, want ${want}`);
+        }
+      }
+    });
+
+    it('= resizePil + the crop rectangle + hwcToTensor (twice: resize memory reused)', async () => {
+      const pre = { ...IMAGENET, resize: 36, crop: 32 };
+      for (const seed of [1, 2]) {
+        const px = noise(60, 40, seed);
+        // Short side 40 → 36, long side int(36·60/40) = 54; crop at round(11), round(2).
+        const c = computeCenterCrop(60, 40, 36, 32);
+        assert.deepEqual([c.resizedWidth, c.resizedHeight, c.left, c.top], [54, 36, 11, 2]);
+        const resized = resizePil(px, 60, 40, 54, 36, 'bicubic');
+        const crop = new Uint8Array(32 * 32 * 3);
+        for (let y = 0; y < 32; y++) {
+          crop.set(resized.subarray(((2 + y) * 54 + 11) * 3, ((2 + y) * 54 + 43) * 3), y * 96);
+        }
+        const want = hwcToTensor(crop, 32, 32, {
+          scale: 1 / 255,
+          mean: [0.485, 0.456, 0.406],
+          std: [0.229, 0.224, 0.225],
+        });
+        const png = await sharp(px, { raw: { width: 60, height: 40, channels: 3 } })
+          .png()
+          .toBuffer();
+        for (const input of [png, { data: px, width: 60, height: 40, channels: 3 as const }]) {
+          const p = await prepareInput(input, profile(pre, 32, 32));
+          assert.deepEqual([...p.tensor], [...want], `seed ${seed}`);
         }
       }
     });
@@ -374,6 +492,26 @@ describe('vision/image', () => {
                     datatype,
                   };
                   const t = hwcToTensor(img, w, h, opts);
+                  // The same pixels read through a view: every third pixel of every other
+                  // row of a larger image, from (1, 1) (as a 3× reduction picks them).
+                  const big = Uint8Array.from({ length: (2 * h + 1) * (3 * w + 1) * 3 }, rand);
+                  for (let y = 0; y < h; y++) {
+                    for (let x = 0; x < w; x++) {
+                      const at = ((1 + 2 * y) * (3 * w + 1) + 1 + 3 * x) * 3;
+                      big.set(img.subarray((y * w + x) * 3, (y * w + x) * 3 + 3), at);
+                    }
+                  }
+                  const view = {
+                    data: big,
+                    first: (3 * w + 2) * 3,
+                    rowBytes: 2 * (3 * w + 1) * 3,
+                    step: 9,
+                  };
+                  assert.deepEqual(
+                    [...hwcToTensor(view, w, h, opts)],
+                    [...t],
+                    `w=${w} offset=${offset} ${colour} ${layout} ${datatype} norm=${norm}: view`,
+                  );
                   const f = (v: number, c: number): number => {
                     if (datatype === 'UINT8') return v;
                     const x = Math.fround((v / 255 - mean[c]!) / std[c]!);
@@ -417,6 +555,10 @@ describe('vision/image', () => {
         code: 'INVALID_ARGUMENT',
       });
       assert.throws(() => hwcToTensor(src, 3, 1), { code: 'INVALID_ARGUMENT' });
+      // A view whose last pixel lies past its memory.
+      assert.throws(() => hwcToTensor({ data: src, first: 3, rowBytes: 6, step: 3 }, 2, 1), {
+        code: 'INTERNAL',
+      });
     });
   });
 

@@ -5,7 +5,13 @@
  * what test/vision/reference.test.ts shows: its scores equal the references' exactly.
  */
 import { strict as assert } from 'node:assert';
-import { linearTaps, pilTaps, resizeLinearCv, resizePil } from '../../src/vision/resample';
+import {
+  linearPick,
+  linearTaps,
+  pilTaps,
+  resizeLinearCv,
+  resizePil,
+} from '../../src/vision/resample';
 
 /** A grey image (every channel the same) as packed RGB. */
 function grey(values: number[]): Uint8Array {
@@ -78,6 +84,51 @@ describe('cv2.resize INTER_LINEAR (resizeLinearCv)', () => {
     // 255·1536 = 391680 → 765 → (767 >> 2) = 191; 255·512 = 130560 → 255 → (257 >> 2) = 64.
     assert.deepEqual(Array.from(out), [255, 0, 0, 191, 0, 64, 64, 0, 191, 0, 0, 255]);
     assert.deepEqual(Array.from(resizeLinearCv(src, 2, 1, 2, 1)), Array.from(src));
+  });
+});
+
+describe('cv2 INTER_LINEAR reductions that only pick pixels (linearPick)', () => {
+  it('odd whole-number factors pick every k-th pixel from the middle of each block', () => {
+    // Source x = (x + 0.5)·k − 0.5 = k·x + (k − 1)/2: a whole number (fraction 0, taps
+    // 2048 / 0) when k is odd. 1920×1080 → 640×360: k = 3, from (1, 1).
+    assert.deepEqual(linearPick(1920, 1080, 640, 360), { x0: 1, y0: 1, kx: 3, ky: 3 });
+    assert.deepEqual(linearPick(10, 15, 2, 3), { x0: 2, y0: 2, kx: 5, ky: 5 });
+    assert.deepEqual(linearPick(9, 4, 3, 4), { x0: 1, y0: 0, kx: 3, ky: 1 });
+    // No resize: x maps to x.
+    assert.deepEqual(linearPick(7, 5, 7, 5), { x0: 0, y0: 0, kx: 1, ky: 1 });
+  });
+
+  it('is undefined for anything that blends pixels', () => {
+    // 2×: the area path; 4×: k·x + 1.5 (fraction 0.5); 810×1080 → 480×640: 2.25×;
+    // up-scaling; 3× across but 2× down.
+    assert.equal(linearPick(1280, 720, 640, 360), undefined);
+    assert.equal(linearPick(2560, 1440, 640, 360), undefined);
+    assert.equal(linearPick(810, 1080, 480, 640), undefined);
+    assert.equal(linearPick(2, 1, 4, 1), undefined);
+    assert.equal(linearPick(6, 4, 2, 2), undefined);
+  });
+
+  it('what it picks is what resizeLinearCv computes', () => {
+    let seed = 3;
+    const rand = (): number => (seed = (seed * 1103515245 + 12345) % 2 ** 31) % 256;
+    for (const [w, h, dw, dh] of [
+      [18, 9, 6, 3],
+      [15, 21, 3, 3],
+      [7, 5, 7, 5],
+      [21, 6, 3, 6],
+    ] as const) {
+      const src = Uint8Array.from({ length: w * h * 3 }, rand);
+      const p = linearPick(w, h, dw, dh);
+      assert.ok(p, `${w}×${h} → ${dw}×${dh} picks`);
+      const picked: number[] = [];
+      for (let y = 0; y < dh; y++) {
+        for (let x = 0; x < dw; x++) {
+          const i = ((p.y0 + p.ky * y) * w + p.x0 + p.kx * x) * 3;
+          picked.push(src[i]!, src[i + 1]!, src[i + 2]!);
+        }
+      }
+      assert.deepEqual(Array.from(resizeLinearCv(src, w, h, dw, dh)), picked);
+    }
   });
 });
 
