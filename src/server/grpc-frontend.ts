@@ -375,8 +375,10 @@ class Call implements grpc.ServerInterceptingCallInterface {
       requestDeserialize: def.requestDeserialize,
       responseSerialize: def.responseSerialize,
     };
-    let call: grpc.ServerInterceptingCallInterface = this;
-    for (const interceptor of this.ctx.interceptors) call = interceptor(descriptor, call);
+    const call = this.ctx.interceptors.reduce<grpc.ServerInterceptingCallInterface>(
+      (inner, interceptor) => interceptor(descriptor, inner),
+      this,
+    );
     this.outer = call;
     call.start({
       onReceiveMetadata: (md) => this.admit(md),
