@@ -681,11 +681,13 @@ function refuse(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHead
   const method = headers[':method'];
   if (method !== 'POST') {
     stream.respond({ ':status': 405, allow: 'POST' }, { endStream: true });
+    stream.resume();
     return true;
   }
   const type = String(headers['content-type'] ?? '');
   if (!/^application\/grpc(\+proto)?(;|$)/.test(type)) {
     stream.respond({ ':status': 415 }, { endStream: true });
+    stream.resume();
     return true;
   }
   return false;
