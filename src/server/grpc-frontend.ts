@@ -429,7 +429,9 @@ class Call implements grpc.ServerInterceptingCallInterface {
           release?.();
           this.fail(err);
         },
-      );
+      )
+      // A stream that cannot take its answer any more (reset under us): drop it.
+      .catch(() => this.stream.destroy());
   }
 
   /** Reads the one request message from the stream. */
@@ -664,13 +666,22 @@ class Call implements grpc.ServerInterceptingCallInterface {
     };
     if (this.responded) {
       stream.once('wantTrailers', () => {
-        stream.sendTrailers(trailers);
+        try {
+          stream.sendTrailers(trailers);
+        } catch {
+          stream.destroy();
+        }
       });
       stream.end();
       return;
     }
     this.responded = true;
-    stream.respond({ ...this.responseHeaders(), ...trailers }, { endStream: true });
+    try {
+      stream.respond({ ...this.responseHeaders(), ...trailers }, { endStream: true });
+    } catch {
+      stream.destroy();
+      return;
+    }
     // What a client still sends (a request refused before it was read) is drained unread.
     stream.resume();
   }
@@ -772,6 +783,14 @@ export function startGrpcFrontend(
     });
   });
   server.on('stream', (stream, headers) => {
+    try {
+      onStream(stream, headers);
+    } catch {
+      // Headers nothing could make sense of: no answer but a reset.
+      stream.destroy();
+    }
+  });
+  const onStream = (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): void => {
     if (refuse(stream, headers)) return;
     const path = String(headers[':path'] ?? '');
     const method = path.startsWith(SERVICE_PREFIX) ? path.slice(SERVICE_PREFIX.length) : '';
@@ -785,7 +804,7 @@ export function startGrpcFrontend(
       return;
     }
     call.run();
-  });
+  };
   // A client that speaks something else than HTTP/2 is dropped (as grpc-js does).
   server.on('unknownProtocol', (socket) => socket.destroy());
   return new Promise<GrpcFrontend>((resolve, reject) => {
