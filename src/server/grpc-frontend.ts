@@ -228,8 +228,13 @@ class Call implements grpc.ServerInterceptingCallInterface {
   private ended = false;
   private responded = false;
   private readonly sentMetadata = new grpc.Metadata();
-  /** Memory to give back once the stream has closed (nothing views it any more). */
+  /**
+   * Memory to give back once the stream has closed and the handler has settled (then
+   * neither the backend nor the reply views it any more).
+   */
   private held: ArrayBuffer | undefined;
+  private closed = false;
+  private settled = false;
   // reading
   private prefix = Buffer.alloc(GRPC_FRAME_PREFIX_BYTES);
   private prefixHave = 0;
@@ -247,8 +252,8 @@ class Call implements grpc.ServerInterceptingCallInterface {
   ) {
     stream.on('close', () => {
       this.clearDeadline();
-      if (this.held) ctx.memory.release(this.held);
-      this.held = undefined;
+      this.closed = true;
+      this.giveBack();
       this.splitter?.discard();
       if (!this.ended) {
         this.ended = true;
@@ -257,6 +262,12 @@ class Call implements grpc.ServerInterceptingCallInterface {
       }
     });
     stream.on('error', () => undefined); // a reset stream: 'close' does the rest
+  }
+
+  private giveBack(): void {
+    if (!this.closed || !this.settled || !this.held) return;
+    this.ctx.memory.release(this.held);
+    this.held = undefined;
   }
 
   // ---- ServerInterceptingCallInterface ---------------------------------------------
@@ -418,6 +429,10 @@ class Call implements grpc.ServerInterceptingCallInterface {
     }
     this.read()
       .then((received) => this.answer(received))
+      .finally(() => {
+        this.settled = true;
+        this.giveBack();
+      })
       .then(
         (chunks) => {
           release?.();
