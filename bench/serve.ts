@@ -8,11 +8,15 @@
  *
  * With BENCH_BASE=/path/to/another/checkout, a stub from that tree runs beside this one
  * and the rounds interleave the two (order alternating), same client, same request.
+ * When the Python tier's .venv is there (scripts/triton-venv.sh), the official
+ * tritonclient loop (bench/tritonclient_loop.py: grpcio and its HTTP client, cv2/numpy
+ * around them) is a second client of each stub: its rows are the stub's CPU per request
+ * for a client we did not write (client CPU and wall are the Python pipeline's whole).
  *
  *   npm run bench -- serve
  *   BENCH_BASE=/work/base BENCH_ROUNDS=5 BENCH_N=60 node --require tsx/cjs bench/serve.ts
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -121,6 +125,39 @@ async function measure(stub: Stub, client: InferenceClient, input: Tensor): Prom
   };
 }
 
+const PYTHON = path.join(ROOT, '.venv', 'bin', 'python');
+/** Requests the Python loop makes before it starts counting (see tritonclient_loop.py). */
+const PYTHON_WARMUP = 3;
+
+/** The stub's CPU over a run of the official tritonclient loop, per request. */
+function measurePython(stub: Stub, mode: 'grpc' | 'http', jpegPath: string): Row | undefined {
+  const s0 = processCpuMs(stub.pid);
+  const r = spawnSync(
+    PYTHON,
+    [
+      path.join(__dirname, 'tritonclient_loop.py'),
+      mode,
+      String(mode === 'grpc' ? stub.grpc : stub.http),
+      String(N),
+      jpegPath,
+    ],
+    { encoding: 'utf8' },
+  );
+  const server = processCpuMs(stub.pid) - s0;
+  const line = r.stdout.split('\n').find((l) => l.startsWith('{'));
+  if (r.status !== 0 || !line) {
+    console.error(`tritonclient loop ${mode} failed: ${r.stderr.slice(-500)}`);
+    return undefined;
+  }
+  const out = JSON.parse(line) as { cpuMs: number; perSecond: number; skip?: string };
+  if (out.skip) return undefined;
+  return {
+    serverCpuMs: server / (N + PYTHON_WARMUP),
+    clientCpuMs: out.cpuMs,
+    wallMs: 1000 / out.perSecond,
+  };
+}
+
 async function main(): Promise<void> {
   const repo = buildFixtureRepository(FIXTURE_REPOSITORY.filter((m) => m.name === 'yolov8n'));
   const trees: [string, string][] = [['this', ROOT]];
@@ -135,6 +172,10 @@ async function main(): Promise<void> {
       .resize(1920, 1080, { fit: 'cover' })
       .jpeg({ quality: 90 })
       .toBuffer();
+    const jpegPath = path.join(repo, 'hd.jpg');
+    fs.writeFileSync(jpegPath, hd);
+    const python = fs.existsSync(PYTHON);
+    if (!python) console.log('.venv is absent: no tritonclient rows (scripts/triton-venv.sh)');
     const probe = createClient({ mode: 'http', host: '127.0.0.1', port: stubs[0]!.http });
     clients.push(probe);
     const profile = await resolveProfile(probe, 'yolov8n');
@@ -165,6 +206,14 @@ async function main(): Promise<void> {
         const row = await measure(p.stub, p.client, input);
         results.set(p.key, [...(results.get(p.key) ?? []), row]);
       }
+      const stubOrder = round % 2 ? stubs : [...stubs].reverse();
+      for (const stub of python ? stubOrder : []) {
+        for (const mode of ['grpc', 'http'] as const) {
+          const row = measurePython(stub, mode, jpegPath);
+          const key = `${stub.label} ${mode} py`;
+          if (row) results.set(key, [...(results.get(key) ?? []), row]);
+        }
+      }
     }
     loads.push(`end: ${loadavg()}`);
   } finally {
@@ -177,12 +226,12 @@ async function main(): Promise<void> {
       ` instant stub; medians of ${ROUNDS} rounds × ${N} sequential requests`,
   );
   console.log(
-    `${'frontend'.padEnd(12)} ${'server CPU ms/req'.padStart(18)} ${'client CPU ms/req'.padStart(18)} ${'wall ms/req'.padStart(12)}   per round (server CPU)`,
+    `${'frontend'.padEnd(16)} ${'server CPU ms/req'.padStart(18)} ${'client CPU ms/req'.padStart(18)} ${'wall ms/req'.padStart(12)}   per round (server CPU)`,
   );
   for (const [key, rows] of results) {
     const m = (f: keyof Row): string => median(rows.map((r) => r[f])).toFixed(1);
     console.log(
-      `${key.padEnd(12)} ${m('serverCpuMs').padStart(18)} ${m('clientCpuMs').padStart(18)} ${m('wallMs').padStart(12)}   ${rows.map((r) => r.serverCpuMs.toFixed(1)).join(' ')}`,
+      `${key.padEnd(16)} ${m('serverCpuMs').padStart(18)} ${m('clientCpuMs').padStart(18)} ${m('wallMs').padStart(12)}   ${rows.map((r) => r.serverCpuMs.toFixed(1)).join(' ')}`,
     );
   }
   console.log(`\nload average (1, 5, 15 min): ${loads.join('; ')}`);
