@@ -9,7 +9,7 @@
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 
-const ALL = ['vision-pre', 'vision-post', 'roundtrip', 'e2e', 'transport', 'track'];
+const ALL = ['vision-pre', 'vision-post', 'roundtrip', 'e2e', 'transport', 'serve', 'track'];
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
 const chosen = wanted.length > 0 ? wanted : ALL;
 

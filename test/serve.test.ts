@@ -8,7 +8,8 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import { createClient } from '../src/client';
 import { loadKserveProto } from '../src/protocol/grpc-codec';
-import { inferResponseSerializer, typedContentsBytes } from '../src/server/grpc-infer-wire';
+import { typedContentsBytes } from '../src/server/grpc-infer-wire';
+import { InferRequestSplitter, encodeInferResponseFrame } from '../src/protocol/grpc-infer-server';
 import { buildFixtureRepository, FIXTURE_REPOSITORY } from './support/fixtures';
 import { seededValues } from './support/ort';
 import { startServe } from './support/serve';
@@ -126,10 +127,10 @@ describe('triton-vision-serve wire pieces', () => {
   // Deferred: the proto loads on first use.
   const proto = () => loadKserveProto().service.ModelInfer!;
 
-  it('the reused-buffer ModelInferResponse encoder writes what protobufjs decodes to the same message', () => {
+  it('the ModelInferResponse frame encoder writes what protobufjs decodes to the same message', () => {
     const generic = proto().responseSerialize as (v: unknown) => Buffer;
     const decode = proto().responseDeserialize as (b: Buffer) => Record<string, unknown>;
-    const fast = inferResponseSerializer(generic);
+    const head = new Float32Array([1.5, -2, 3]);
     const wire = {
       model_name: 'yolo — ü',
       model_version: '3',
@@ -137,14 +138,80 @@ describe('triton-vision-serve wire pieces', () => {
       outputs: [
         { name: 'output0', datatype: 'FP32', shape: [1, 84, 8400] },
         { name: 'empty', datatype: 'INT64', shape: [0, 300] },
+        { name: 'big', datatype: 'UINT8', shape: [300] },
       ],
-      raw_output_contents: [Buffer.from(new Float32Array([1.5, -2, 3]).buffer), Buffer.alloc(0)],
+      raw_output_contents: [
+        Buffer.from(head.buffer),
+        Buffer.alloc(0),
+        Buffer.alloc(300, 7), // a length that takes a two-byte varint
+      ],
     };
-    const ours = fast(wire);
-    assert.deepEqual(decode(Buffer.from(ours)), decode(generic(wire)));
-    // The next call reuses the buffer: a caller must copy before then (grpc-js does, at once).
-    const again = fast({ ...wire, id: '' });
-    assert.equal(decode(Buffer.from(again)).id, '');
+    const frame = encodeInferResponseFrame(wire)!;
+    const bytes = Buffer.concat(frame.chunks);
+    // The gRPC prefix: not compressed, then the message length big-endian.
+    assert.equal(bytes[0], 0);
+    assert.equal(bytes.readUInt32BE(1), bytes.length - 5);
+    assert.equal(frame.messageBytes, bytes.length - 5);
+    assert.deepEqual(decode(bytes.subarray(5)), decode(generic(wire)));
+    // The tensors travel as their own memory, not copies.
+    assert.ok(frame.chunks.some((c) => c.buffer === head.buffer));
+    // Something the encoder does not write (typed contents) goes to the generic encoder.
+    const typed = {
+      ...wire,
+      outputs: [{ name: 'x', datatype: 'INT32', shape: [1], contents: { int_contents: [5] } }],
+      raw_output_contents: [],
+    };
+    assert.equal(encodeInferResponseFrame(typed), undefined);
+  });
+
+  it('splits a ModelInferRequest, however its bytes arrive, into header fields and aligned raw inputs', () => {
+    const encode = proto().requestSerialize as (v: unknown) => Buffer;
+    const decode = proto().requestDeserialize as (b: Buffer) => Record<string, unknown>;
+    const a = Buffer.from(new Float32Array([1, 2, 3, 4.5]).buffer);
+    const b = Buffer.from([9, 8, 7]);
+    const msg = {
+      model_name: 'm',
+      id: 'x',
+      parameters: { p: { int64_param: 5 } },
+      inputs: [
+        { name: 'a', datatype: 'FP32', shape: [4] },
+        { name: 'b', datatype: 'UINT8', shape: [3] },
+      ],
+      outputs: [{ name: 'o' }],
+      raw_input_contents: [a, b],
+    };
+    const bytes = encode(msg);
+    const taken: ArrayBuffer[] = [];
+    const memory = {
+      acquire: (n: number) => {
+        const ab = new ArrayBuffer(n);
+        taken.push(ab);
+        return ab;
+      },
+      release: () => undefined,
+    };
+    for (const step of [1, 3, 7, bytes.length]) {
+      const s = new InferRequestSplitter(bytes.length, memory);
+      for (let i = 0; i < bytes.length; i += step) {
+        assert.equal(s.complete, false);
+        s.push(bytes.subarray(i, Math.min(bytes.length, i + step)));
+      }
+      assert.equal(s.complete, true, `step ${step}`);
+      const out = s.finish();
+      assert.deepEqual(out.raw, [a, b]);
+      for (const r of out.raw) {
+        assert.equal(r.buffer, out.memory);
+        assert.equal(r.byteOffset % 8, 0);
+      }
+      assert.deepEqual(decode(out.meta), decode(encode({ ...msg, raw_input_contents: [] })));
+    }
+    assert.equal(taken.length, 4, 'one buffer per message');
+    // A message cut inside a field, or with a field longer than the message, is refused.
+    const cut = new InferRequestSplitter(bytes.length - 1, memory);
+    assert.throws(() => cut.push(bytes.subarray(0, bytes.length - 1)), {
+      code: 'INVALID_ARGUMENT',
+      message: /not a ModelInferRequest/,
+    });
   });
 
   it('counts typed tensor contents without decoding them', () => {
