@@ -316,7 +316,7 @@ export class H2Channel {
         // Trailers-only: the status is in the headers.
         if (h['grpc-status'] !== undefined) onStatus(h);
       });
-      stream.on('data', (chunk: Buffer) => {
+      const onData = (chunk: Buffer): void => {
         if (settled) return;
         if (httpStatus !== 200 || !contentType.startsWith('application/grpc')) {
           nonGrpcBody += chunk.length;
@@ -331,7 +331,19 @@ export class H2Channel {
           if (isTritonError(e) && e.code === 'MESSAGE_TOO_LARGE') finish(this.readerFailure(e));
           else malformed = e;
         }
-      });
+      };
+      // Each DATA frame (16 KiB: Node's HTTP/2 never sends larger ones) arrives as one
+      // chunk, about 200 per 640 YOLO reply. Through the Readable machinery each costs a
+      // process tick and a few objects, which lived long enough to be promoted and made the
+      // heap run full GCs (issue 11). Taken where Node hands them to the stream, they cost
+      // one call each. 'data' stays as the fallback should a Node version not push.
+      const push = stream.push.bind(stream) as (chunk: unknown) => boolean;
+      stream.push = (chunk: unknown): boolean => {
+        if (!Buffer.isBuffer(chunk)) return push(chunk);
+        onData(chunk);
+        return true;
+      };
+      stream.on('data', onData);
       stream.on('trailers', (h) => onStatus(h));
       stream.on('end', () => {
         if (settled) return;
