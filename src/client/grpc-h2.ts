@@ -346,7 +346,13 @@ export class H2Channel {
         spec.signal?.removeEventListener('abort', onAbort);
         this.streams.delete(stream);
         this.updateKeepalive();
-        if (!stream.closed) stream.close(http2.constants.NGHTTP2_CANCEL);
+        // A call the server has ended (its status came with END_STREAM) and whose request
+        // was sent whole closes by itself. Resetting it anyway cost a RST_STREAM per call,
+        // and servers count those: Node's (nghttp2's rapid-reset guard) answered the
+        // 1000th or so with GOAWAY, failing the call in flight.
+        if (!stream.closed && !(statusSeen && stream.writableFinished)) {
+          stream.close(http2.constants.NGHTTP2_CANCEL);
+        }
         if (err) {
           reader.discard();
           reject(err);
