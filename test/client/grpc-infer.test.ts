@@ -240,7 +240,7 @@ async function frameCountingProxy(
     client.on('close', () => upstream.destroy());
     upstream.on('close', () => client.destroy());
     upstream.pipe(client);
-    let pending = Buffer.alloc(0);
+    let pending: Buffer = Buffer.alloc(0);
     let preface = 24;
     client.on('data', (d: Buffer) => {
       upstream.write(d);
