@@ -19,9 +19,10 @@ import * as grpc from '@grpc/grpc-js';
 import { GrpcClient } from '../../src/client/grpc';
 import { encodeInferRequest, loadKserveProto } from '../../src/protocol/grpc-codec';
 import { HttpClient } from '../../src/client/http';
-import type { InferenceClient, Tensor } from '../../src/protocol/types';
+import type { CallOptions, InferRequest, InferenceClient, Tensor } from '../../src/protocol/types';
+import { runTask } from '../../src/vision/pipeline';
 import { largeAllocations, type Allocation } from '../support/allocations';
-import { FIXTURE_REPOSITORY, buildFixtureRepository } from '../support/fixtures';
+import { FIXTURE_REPOSITORY, buildFixtureRepository, fixtureImage } from '../support/fixtures';
 import { seededValues } from '../support/ort';
 
 const LARGE = 256 * 1024;
@@ -184,6 +185,37 @@ describe('no large allocations per inference on the steady path', function () {
       );
     } finally {
       await Promise.all([clients.grpc.close(), clients.http.close()]);
+    }
+  });
+
+  it('runTask gives the reply memory back when post-processing fails too', async () => {
+    const real = new GrpcClient({ port: stub.grpc });
+    let released = 0;
+    // A server that answers with an output the model does not declare: post-processing
+    // finds no detections tensor and fails.
+    const lying = new Proxy(real, {
+      get(target, prop, receiver) {
+        if (prop !== 'infer') return Reflect.get(target, prop, receiver) as unknown;
+        return async (req: InferRequest, opts?: CallOptions) => {
+          const res = await target.infer(req, opts);
+          const release = res.release!;
+          return Object.assign(res, {
+            outputs: res.outputs.map((o) => ({ ...o, name: 'renamed' })),
+            release: () => {
+              released++;
+              release();
+            },
+          });
+        };
+      },
+    });
+    try {
+      await assert.rejects(runTask(lying, 'yolov8n', fs.readFileSync(fixtureImage('bus.jpg'))), {
+        code: 'PROTOCOL_ERROR',
+      });
+      assert.equal(released, 1);
+    } finally {
+      await real.close();
     }
   });
 
