@@ -1,12 +1,15 @@
 /**
- * Unary gRPC calls on node:http2 directly, for ModelInfer: the request is written as the
+ * Unary gRPC calls on node:http2 directly. For ModelInfer the request is written as the
  * chunks encodeInferRequestFrame() made (tensor memory included, no joined copy), and the
  * reply is read chunk by chunk into InferReplyReader (one copy into pooled memory). grpc-js
  * cannot do either: it serialises a message into one fresh buffer, copies it again to add
  * the frame prefix, and joins the reply's chunks into another (bench/grpc-options.ts
- * measures both).
+ * measures both). The small RPCs (metadata, config, health, repository) run here too, read
+ * by MessageReader: runTask asks for a model's metadata and config with every image it is
+ * given without a profile cache, and two grpc-js calls per image left enough long-lived
+ * objects to keep V8 in full GCs (issue 11), on a second connection besides.
  *
- * What grpc-js gives the other RPCs is kept: one HTTP/2 connection per client, opened on
+ * What grpc-js gave is kept: one HTTP/2 connection per client, opened on
  * first use and again after it drops; keep-alive pings while calls run; TLS with a CA,
  * client certificate, name override or no verification; metadata; deadlines (sent as
  * grpc-timeout and enforced here); cancellation. Failures come out as a
@@ -15,8 +18,8 @@
 import * as http2 from 'node:http2';
 import * as zlib from 'node:zlib';
 import * as grpc from '@grpc/grpc-js';
-import { isTritonError } from '../protocol/errors';
-import { InferReplyReader, type ReplyMemory } from '../protocol/grpc-codec';
+import { TritonError, isTritonError } from '../protocol/errors';
+import { GRPC_FRAME_PREFIX_BYTES } from '../protocol/grpc-codec';
 import type { TlsOptions } from '../protocol/types';
 
 const KEEPALIVE_TIME_MS = 30000;
@@ -84,20 +87,133 @@ export function grpcTimeout(ms: number): string {
   return '99999999H';
 }
 
-export interface UnaryCallSpec {
+/** What a call's reply is fed into (InferReplyReader, MessageReader). */
+export interface ReplyReader {
+  /** Takes the next chunk of the body; throws a TritonError past a limit or on nonsense. */
+  push(chunk: Buffer): void;
+  /** The whole message, when it came compressed (grpc-encoding); inflated by the channel. */
+  readonly compressedBody: Buffer | undefined;
+  /** Restarts on the inflated message. */
+  readInflated(message: Buffer): void;
+  /** Gives back memory taken for the reply (after a failure). */
+  discard(): void;
+}
+
+export interface UnaryCallSpec<R extends ReplyReader> {
   path: string;
   chunks: readonly Buffer[];
   metadata: grpc.Metadata;
   timeoutMs: number;
   signal?: AbortSignal | undefined;
   maxMessageBytes: number;
-  memory: ReplyMemory;
+  reader: R;
 }
 
 export interface H2ChannelOptions {
   /** "host:port", an IPv6 host in brackets. */
   endpoint: string;
   tls?: TlsOptions | false | undefined;
+  /** :authority sent instead of the endpoint (an ingress routing by host name). */
+  authority?: string | undefined;
+}
+
+/** One request message as a gRPC frame: prefix and protobuf bytes. */
+export function frameMessage(message: Buffer): Buffer {
+  const frame = Buffer.allocUnsafe(GRPC_FRAME_PREFIX_BYTES + message.length);
+  frame[0] = 0;
+  frame.writeUInt32BE(message.length, 1);
+  message.copy(frame, GRPC_FRAME_PREFIX_BYTES);
+  return frame;
+}
+
+/**
+ * Reads the one reply message of a small unary call (anything but ModelInfer) into a
+ * Buffer for protobufjs. `maxMessageBytes` is checked against the declared length.
+ */
+export class MessageReader implements ReplyReader {
+  private readonly prefix = Buffer.alloc(GRPC_FRAME_PREFIX_BYTES);
+  private prefixHave = 0;
+  private chunks: Buffer[] = [];
+  /** Message bytes not yet arrived (after the prefix). */
+  private left = 0;
+  private declared = 0;
+  private compressed = false;
+  private inflated: Buffer | undefined;
+
+  constructor(private readonly maxMessageBytes: number) {}
+
+  push(chunk: Buffer): void {
+    let i = 0;
+    while (i < chunk.length) {
+      if (this.prefixHave < GRPC_FRAME_PREFIX_BYTES) {
+        const take = Math.min(GRPC_FRAME_PREFIX_BYTES - this.prefixHave, chunk.length - i);
+        chunk.copy(this.prefix, this.prefixHave, i, i + take);
+        this.prefixHave += take;
+        i += take;
+        if (this.prefixHave === GRPC_FRAME_PREFIX_BYTES) this.startMessage();
+        continue;
+      }
+      if (this.left === 0) {
+        throw new TritonError(
+          'PROTOCOL_ERROR',
+          'the server sent more than one message in reply to a unary call',
+        );
+      }
+      const take = Math.min(this.left, chunk.length - i);
+      this.chunks.push(chunk.subarray(i, i + take));
+      this.left -= take;
+      i += take;
+    }
+  }
+
+  private startMessage(): void {
+    const flag = this.prefix[0]!;
+    this.declared = this.prefix.readUInt32BE(1);
+    if (this.declared > this.maxMessageBytes) {
+      throw new TritonError(
+        'MESSAGE_TOO_LARGE',
+        `the reply declares ${this.declared} bytes, over the limit of ${this.maxMessageBytes} bytes`,
+      );
+    }
+    if (flag > 1) {
+      throw new TritonError('PROTOCOL_ERROR', `the reply's frame has an unknown flag ${flag}`);
+    }
+    this.compressed = flag === 1;
+    this.left = this.declared;
+  }
+
+  get compressedBody(): Buffer | undefined {
+    return this.compressed && !this.inflated ? Buffer.concat(this.chunks) : undefined;
+  }
+
+  readInflated(message: Buffer): void {
+    if (message.length > this.maxMessageBytes) {
+      throw new TritonError(
+        'MESSAGE_TOO_LARGE',
+        `the reply inflates to ${message.length} bytes, over the limit of ${this.maxMessageBytes} bytes`,
+      );
+    }
+    this.inflated = message;
+  }
+
+  /** The message's protobuf bytes; PROTOCOL_ERROR when it did not arrive whole. */
+  finish(): Buffer {
+    if (this.inflated) return this.inflated;
+    if (this.prefixHave < GRPC_FRAME_PREFIX_BYTES) {
+      throw new TritonError('PROTOCOL_ERROR', 'the server ended the call without a reply message');
+    }
+    if (this.left > 0) {
+      throw new TritonError(
+        'PROTOCOL_ERROR',
+        `the reply message ended after ${this.declared - this.left} of ${this.declared} bytes`,
+      );
+    }
+    return this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks);
+  }
+
+  discard(): void {
+    this.chunks = [];
+  }
 }
 
 export class H2Channel {
@@ -109,7 +225,8 @@ export class H2Channel {
   private readonly url: string;
 
   constructor(private readonly options: H2ChannelOptions) {
-    this.authority = (options.tls && options.tls.servername) || options.endpoint;
+    this.authority =
+      options.authority || (options.tls && options.tls.servername) || options.endpoint;
     this.url = `${options.tls ? 'https' : 'http'}://${options.endpoint}`;
   }
 
@@ -184,8 +301,8 @@ export class H2Channel {
    * One unary call. Resolves with the reader holding the whole reply; rejects with a
    * CallStatus. The request chunks must stay unchanged until it settles.
    */
-  unary(spec: UnaryCallSpec): Promise<InferReplyReader> {
-    return new Promise<InferReplyReader>((resolve, reject) => {
+  unary<R extends ReplyReader>(spec: UnaryCallSpec<R>): Promise<R> {
+    return new Promise<R>((resolve, reject) => {
       if (this.closed) {
         reject(status(grpc.status.CANCELLED, 'the channel is closed'));
         return;
@@ -210,7 +327,7 @@ export class H2Channel {
         reject(status(grpc.status.UNAVAILABLE, (err as Error).message, err));
         return;
       }
-      const reader = new InferReplyReader(spec.maxMessageBytes, spec.memory);
+      const reader = spec.reader;
       let settled = false;
       let httpStatus = 0;
       let contentType = '';
@@ -229,7 +346,13 @@ export class H2Channel {
         spec.signal?.removeEventListener('abort', onAbort);
         this.streams.delete(stream);
         this.updateKeepalive();
-        if (!stream.closed) stream.close(http2.constants.NGHTTP2_CANCEL);
+        // A call the server has ended (its status came with END_STREAM) and whose request
+        // was sent whole closes by itself. Resetting it anyway cost a RST_STREAM per call,
+        // and servers count those: Node's (nghttp2's rapid-reset guard) answered the
+        // 1000th or so with GOAWAY, failing the call in flight.
+        if (!stream.closed && !(statusSeen && stream.writableFinished)) {
+          stream.close(http2.constants.NGHTTP2_CANCEL);
+        }
         if (err) {
           reader.discard();
           reject(err);
@@ -316,7 +439,7 @@ export class H2Channel {
         // Trailers-only: the status is in the headers.
         if (h['grpc-status'] !== undefined) onStatus(h);
       });
-      stream.on('data', (chunk: Buffer) => {
+      const onData = (chunk: Buffer): void => {
         if (settled) return;
         if (httpStatus !== 200 || !contentType.startsWith('application/grpc')) {
           nonGrpcBody += chunk.length;
@@ -331,7 +454,19 @@ export class H2Channel {
           if (isTritonError(e) && e.code === 'MESSAGE_TOO_LARGE') finish(this.readerFailure(e));
           else malformed = e;
         }
-      });
+      };
+      // Each DATA frame (16 KiB: Node's HTTP/2 never sends larger ones) arrives as one
+      // chunk, about 200 per 640 YOLO reply. Through the Readable machinery each costs a
+      // process tick and a few objects, which lived long enough to be promoted and made the
+      // heap run full GCs (issue 11). Taken where Node hands them to the stream, they cost
+      // one call each. 'data' stays as the fallback should a Node version not push.
+      const push = stream.push.bind(stream) as (chunk: unknown) => boolean;
+      stream.push = (chunk: unknown): boolean => {
+        if (!Buffer.isBuffer(chunk)) return push(chunk);
+        onData(chunk);
+        return true;
+      };
+      stream.on('data', onData);
       stream.on('trailers', (h) => onStatus(h));
       stream.on('end', () => {
         if (settled) return;

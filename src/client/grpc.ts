@@ -1,17 +1,24 @@
 /**
- * KServe v2 over gRPC (Triton's GRPCInferenceService) on our own protos/kserve_v2.proto.
- * ModelInfer runs on node:http2 with the copy-free codec (grpc-h2.ts: tensors written from
- * their own memory, replies read into pooled aligned memory); the other RPCs, small and
- * rare, on @grpc/grpc-js. Tensors travel as raw little-endian bytes; message limits are
- * raised so 4k FP32 tensors fit; every call has a deadline; errors are mapped in one
- * place (`toError`).
+ * KServe v2 over gRPC (Triton's GRPCInferenceService) on our own protos/kserve_v2.proto,
+ * every RPC on one node:http2 connection (grpc-h2.ts). ModelInfer uses the copy-free codec
+ * (tensors written from their own memory, replies read into pooled aligned memory); the
+ * other RPCs go through protobufjs (proto-loader's serialisers). Tensors travel as raw
+ * little-endian bytes; message limits are raised so 4k FP32 tensors fit; every call has a
+ * deadline; errors are mapped in one place (`toError`). @grpc/grpc-js is used for its
+ * status codes and metadata rules only.
  */
 import * as grpc from '@grpc/grpc-js';
 import { resolveRemoteOptions } from './remote';
 import { attachRelease, ReplyBufferPool } from './buffer-pool';
-import { TritonError, codeFromGrpcStatus, type TritonErrorCode } from '../protocol/errors';
-import { H2Channel } from './grpc-h2';
 import {
+  TritonError,
+  codeFromGrpcStatus,
+  isTritonError,
+  type TritonErrorCode,
+} from '../protocol/errors';
+import { H2Channel, MessageReader, frameMessage } from './grpc-h2';
+import {
+  InferReplyReader,
   decodeInferResponse,
   encodeInferRequestFrame,
   loadKserveProto,
@@ -57,22 +64,6 @@ type Method =
   | 'RepositoryModelLoad'
   | 'RepositoryModelUnload';
 
-function buildCredentials(tls: RemoteClientOptions['tls']): grpc.ChannelCredentials {
-  if (!tls) return grpc.credentials.createInsecure();
-  const pem = (v: string | Buffer | undefined): Buffer | null =>
-    v === undefined ? null : Buffer.isBuffer(v) ? v : Buffer.from(v);
-  const verify = tls.verify !== false;
-  const verifyOptions: grpc.VerifyOptions = verify
-    ? {}
-    : {
-        // Both are needed: rejectUnauthorized accepts an unknown CA, and the no-op
-        // identity check accepts a certificate issued for another host name.
-        rejectUnauthorized: false,
-        checkServerIdentity: () => undefined,
-      };
-  return grpc.credentials.createSsl(pem(tls.ca), pem(tls.key), pem(tls.cert), verifyOptions);
-}
-
 function buildMetadata(headers: Record<string, string> | undefined): grpc.Metadata {
   const md = new grpc.Metadata();
   for (const [key, value] of Object.entries(headers ?? {})) {
@@ -96,8 +87,6 @@ export class GrpcClient implements InferenceClient {
   private readonly timeoutMs: number;
   private readonly maxMessageBytes: number;
   private readonly metadata: grpc.Metadata;
-  private readonly stub: grpc.Client;
-  private readonly active = new Set<grpc.ClientUnaryCall>();
   private readonly channel: H2Channel;
   private readonly replies = new ReplyBufferPool();
   private closed = false;
@@ -108,27 +97,11 @@ export class GrpcClient implements InferenceClient {
     this.timeoutMs = settings.timeoutMs;
     this.maxMessageBytes = settings.maxMessageBytes;
     this.metadata = buildMetadata(options.headers);
-    const channelOptions: grpc.ChannelOptions = {
-      'grpc.max_receive_message_length': this.maxMessageBytes,
-      'grpc.max_send_message_length': this.maxMessageBytes,
-      'grpc.keepalive_time_ms': 30000,
-      'grpc.keepalive_timeout_ms': 10000,
-      'grpc.keepalive_permit_without_calls': 0,
-      // A restarted server is found again within a few seconds, not after minutes of backoff.
-      'grpc.initial_reconnect_backoff_ms': 500,
-      'grpc.max_reconnect_backoff_ms': 5000,
-      // Own connections: close() then really closes them, and clients with different
-      // limits never share one.
-      'grpc.use_local_subchannel_pool': 1,
-    };
-    if (options.tls && options.tls.servername) {
-      channelOptions['grpc.ssl_target_name_override'] = options.tls.servername;
-      channelOptions['grpc.default_authority'] = options.tls.servername;
-    }
-    if (options.authority) channelOptions['grpc.default_authority'] = options.authority;
-    const { ServiceClient } = loadKserveProto();
-    this.stub = new ServiceClient(this.endpoint, buildCredentials(options.tls), channelOptions);
-    this.channel = new H2Channel({ endpoint: this.endpoint, tls: options.tls });
+    this.channel = new H2Channel({
+      endpoint: this.endpoint,
+      tls: options.tls,
+      authority: options.authority,
+    });
   }
 
   // ---- the one place gRPC failures become TritonErrors ---------------------------
@@ -173,7 +146,7 @@ export class GrpcClient implements InferenceClient {
     });
   }
 
-  private call<Res>(
+  private async call<Res>(
     method: Method,
     request: object,
     what: string,
@@ -182,48 +155,45 @@ export class GrpcClient implements InferenceClient {
   ): Promise<Res> {
     const details = { endpoint: this.endpoint, ...(model !== undefined ? { model } : {}) };
     if (this.closed) {
-      return Promise.reject(
-        new TritonError(
-          'TRITON_UNAVAILABLE',
-          `${what} on ${this.endpoint}: the client is closed (create a new one)`,
-          details,
-        ),
+      throw new TritonError(
+        'TRITON_UNAVAILABLE',
+        `${what} on ${this.endpoint}: the client is closed (create a new one)`,
+        details,
       );
     }
-    const signal = opts.signal;
-    if (signal?.aborted) {
-      return Promise.reject(
-        new TritonError(
-          'CANCELLED',
-          `${what} on ${this.endpoint}: cancelled by the caller`,
-          details,
-        ),
+    if (opts.signal?.aborted) {
+      throw new TritonError(
+        'CANCELLED',
+        `${what} on ${this.endpoint}: cancelled by the caller`,
+        details,
       );
     }
     const timeoutMs = opts.timeoutMs ?? this.timeoutMs;
     const def = loadKserveProto().service[method]!;
-    return new Promise<Res>((resolve, reject) => {
-      let onAbort: (() => void) | undefined;
-      const call = this.stub.makeUnaryRequest<object, Res>(
-        def.path,
-        def.requestSerialize as (v: object) => Buffer,
-        def.responseDeserialize as (b: Buffer) => Res,
-        request,
-        this.metadata.clone(),
-        { deadline: Date.now() + timeoutMs },
-        (err, res) => {
-          this.active.delete(call);
-          if (onAbort) signal!.removeEventListener('abort', onAbort);
-          if (err) reject(this.toError(err, what, timeoutMs, model));
-          else resolve(res as Res);
-        },
+    let reader: MessageReader;
+    try {
+      reader = await this.channel.unary({
+        path: def.path,
+        chunks: [frameMessage(def.requestSerialize(request))],
+        metadata: this.metadata,
+        timeoutMs,
+        signal: opts.signal,
+        maxMessageBytes: this.maxMessageBytes,
+        reader: new MessageReader(this.maxMessageBytes),
+      });
+    } catch (err) {
+      throw this.toError(err as grpc.ServiceError, what, timeoutMs, model);
+    }
+    try {
+      return def.responseDeserialize(reader.finish()) as Res;
+    } catch (err) {
+      const e = err as TritonError;
+      throw new TritonError(
+        isTritonError(err) ? e.code : 'PROTOCOL_ERROR',
+        `${what} on ${this.endpoint}: ${isTritonError(err) ? e.message : `the reply does not decode (${e.message})`}`,
+        { ...details, cause: err },
       );
-      this.active.add(call);
-      if (signal) {
-        onAbort = () => call.cancel();
-        signal.addEventListener('abort', onAbort, { once: true });
-      }
-    });
+    }
   }
 
   // ---- InferenceClient ------------------------------------------------------------
@@ -385,7 +355,7 @@ export class GrpcClient implements InferenceClient {
         timeoutMs,
         signal: opts.signal,
         maxMessageBytes: this.maxMessageBytes,
-        memory: this.replies,
+        reader: new InferReplyReader(this.maxMessageBytes, this.replies),
       });
     } catch (err) {
       throw this.toError(err as grpc.ServiceError, what, timeoutMs, model);
@@ -413,9 +383,6 @@ export class GrpcClient implements InferenceClient {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    for (const call of this.active) call.cancel();
-    this.active.clear();
     this.channel.close();
-    this.stub.close();
   }
 }

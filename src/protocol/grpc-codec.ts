@@ -863,6 +863,8 @@ export class InferReplyReader {
   private metaFieldAt = 0;
   // raw outputs
   private memory: ArrayBuffer | undefined;
+  /** Bytes of `memory`, made once per reply. */
+  private target: Uint8Array | undefined;
   private blobs: { offset: number; length: number }[] = [];
   private blobAt = 0;
   private cursor = 0;
@@ -931,6 +933,7 @@ export class InferReplyReader {
     // Raw outputs take at most the message's bytes plus alignment padding (their tag and
     // length bytes, never copied, pay for most of that padding).
     this.memory = length > 0 ? this.pool.acquire(length + 64) : undefined;
+    this.target = this.memory && new Uint8Array(this.memory);
     this.state = length === 0 ? 'done' : 'tag';
     this.resetVarint();
   }
@@ -981,7 +984,11 @@ export class InferReplyReader {
         }
         case 'blob': {
           const take = Math.min(this.fieldLeft, end - i);
-          new Uint8Array(this.memory!, this.blobAt, take).set(chunk.subarray(i, i + take));
+          // A whole chunk of tensor bytes (the usual case) is copied without a view.
+          this.target!.set(
+            i === 0 && take === chunk.length ? chunk : chunk.subarray(i, i + take),
+            this.blobAt,
+          );
           this.blobAt += take;
           i += take;
           this.fieldLeft -= take;
@@ -1080,6 +1087,7 @@ export class InferReplyReader {
       this.pool.release(this.memory);
     }
     this.memory = bigger;
+    this.target = new Uint8Array(bigger);
   }
 
   /** True once the whole message has arrived. */
@@ -1146,5 +1154,6 @@ export class InferReplyReader {
   discard(): void {
     if (this.memory) this.pool.release(this.memory);
     this.memory = undefined;
+    this.target = undefined;
   }
 }

@@ -248,51 +248,54 @@ export async function runTask(
       totalMs: 0,
     },
   };
-  if (profile.task === 'classify') {
-    const logits = findOutput(response.outputs, profile.outputs.logits, model);
-    result.classes = classify(asFloat32(logits), profile, options);
-  } else if (profile.outputs.nms && prepared.letterbox) {
-    result.detections = decodeNmsOutputs(
-      response.outputs,
-      profile.outputs.nms,
-      profile,
-      prepared.letterbox,
-      original,
-      options,
-    );
-  } else {
-    const det = findOutput(response.outputs, profile.outputs.detections, model);
-    const geometry = prepared.letterbox;
-    if (!geometry) {
-      throw new TritonError(
-        'INTERNAL',
-        `No letterbox geometry for ${profile.task} model '${model}'`,
-      );
-    }
-    if (profile.task === 'segment') {
-      const protos = findOutput(response.outputs, profile.outputs.prototypes, model);
-      result.detections = await decodeSegments(
-        { data: asFloat32(det), shape: det.shape },
-        { data: asFloat32(protos), shape: protos.shape },
+  // Post-processing reads the outputs into plain results; their memory then goes back to
+  // the client for the next reply (client/buffer-pool.ts), also when it fails.
+  try {
+    if (profile.task === 'classify') {
+      const logits = findOutput(response.outputs, profile.outputs.logits, model);
+      result.classes = classify(asFloat32(logits), profile, options);
+    } else if (profile.outputs.nms && prepared.letterbox) {
+      result.detections = decodeNmsOutputs(
+        response.outputs,
+        profile.outputs.nms,
         profile,
-        geometry,
+        prepared.letterbox,
         original,
         options,
       );
     } else {
-      result.detections = await decodeDetectionsSliced(
-        { data: asFloat32(det), shape: det.shape },
-        profile,
-        geometry,
-        original,
-        options,
-      );
+      const det = findOutput(response.outputs, profile.outputs.detections, model);
+      const geometry = prepared.letterbox;
+      if (!geometry) {
+        throw new TritonError(
+          'INTERNAL',
+          `No letterbox geometry for ${profile.task} model '${model}'`,
+        );
+      }
+      if (profile.task === 'segment') {
+        const protos = findOutput(response.outputs, profile.outputs.prototypes, model);
+        result.detections = await decodeSegments(
+          { data: asFloat32(det), shape: det.shape },
+          { data: asFloat32(protos), shape: protos.shape },
+          profile,
+          geometry,
+          original,
+          options,
+        );
+      } else {
+        result.detections = await decodeDetectionsSliced(
+          { data: asFloat32(det), shape: det.shape },
+          profile,
+          geometry,
+          original,
+          options,
+        );
+      }
     }
+    result.timings.postprocessMs = performance.now() - tPost;
+  } finally {
+    response.release?.();
   }
-  result.timings.postprocessMs = performance.now() - tPost;
-  // Post-processing has read the outputs into plain results: their memory goes back to
-  // the client for the next reply (client/buffer-pool.ts).
-  response.release?.();
   if (options.annotate) {
     result.annotated = await annotate(
       image,

@@ -212,6 +212,59 @@ async function listen(server: http2.Http2Server): Promise<number> {
   return (server.address() as net.AddressInfo).port;
 }
 
+/** Resolves once `cond` holds (checked every millisecond); fails after `ms`. */
+async function until(cond: () => boolean, ms: number): Promise<void> {
+  const t0 = Date.now();
+  while (!cond()) {
+    if (Date.now() - t0 > ms) throw new Error(`condition not met within ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 1));
+  }
+}
+
+/**
+ * A TCP proxy to 127.0.0.1:`port` that counts the HTTP/2 frames its clients send, by frame
+ * type (RFC 9113 §4.1: 3 length bytes, the type, flags, stream id; after a 24-byte preface).
+ */
+async function frameCountingProxy(
+  port: number,
+): Promise<{ port: number; sent: Map<number, number>; close(): Promise<void> }> {
+  const sent = new Map<number, number>();
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((client) => {
+    const upstream = net.connect(port, '127.0.0.1');
+    for (const s of [client, upstream]) {
+      sockets.add(s);
+      s.on('error', () => undefined);
+      s.on('close', () => sockets.delete(s));
+    }
+    client.on('close', () => upstream.destroy());
+    upstream.on('close', () => client.destroy());
+    upstream.pipe(client);
+    let pending: Buffer = Buffer.alloc(0);
+    let preface = 24;
+    client.on('data', (d: Buffer) => {
+      upstream.write(d);
+      pending = pending.length === 0 ? d : Buffer.concat([pending, d]);
+      const skip = Math.min(preface, pending.length);
+      pending = pending.subarray(skip);
+      preface -= skip;
+      while (pending.length >= 9 && pending.length >= 9 + pending.readUIntBE(0, 3)) {
+        sent.set(pending[3]!, (sent.get(pending[3]!) ?? 0) + 1);
+        pending = pending.subarray(9 + pending.readUIntBE(0, 3));
+      }
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    sent,
+    close: () => {
+      for (const s of sockets) s.destroy();
+      return new Promise<void>((r) => server.close(() => r()));
+    },
+  };
+}
+
 describe('gRPC ModelInfer on node:http2 over loopback', function () {
   this.timeout(60000);
   const repo = buildFixtureRepository(
@@ -268,6 +321,42 @@ describe('gRPC ModelInfer on node:http2 over loopback', function () {
       assert.ok(sameBits(second.outputs[0]!.data as Float32Array, head));
     } finally {
       await c.close();
+    }
+  });
+
+  it('resets no call that ended well (servers count RST_STREAM: Node closes the connection past ~1000)', async () => {
+    const proxy = await frameCountingProxy(frontend.port);
+    const c = new GrpcClient({ port: proxy.port });
+    const RST_STREAM = 0x3;
+    const HEADERS = 0x1;
+    try {
+      for (let i = 0; i < 3; i++) {
+        const res = await c.infer({ model: 'mobilenetv2', inputs: [input] });
+        assert.ok(sameBits(res.outputs[0]!.data as Float32Array, expected));
+        res.release!();
+      }
+      for (let i = 0; i < 5; i++) assert.equal(await c.serverLive(), true);
+      assert.equal((await c.modelMetadata('mobilenetv2')).name, 'mobilenetv2');
+      assert.ok((proxy.sent.get(HEADERS) ?? 0) >= 9, `frames sent: ${[...proxy.sent]}`);
+      assert.equal(proxy.sent.get(RST_STREAM) ?? 0, 0, 'RST_STREAM frames sent');
+      // A call cancelled while it runs is still reset, and the proxy sees that: aborted
+      // once its HEADERS went out, with 4.9 MB still to send and a YOLO run to come.
+      const images: Tensor = {
+        name: 'images',
+        datatype: 'FP32',
+        shape: [1, 3, 640, 640],
+        data: seededValues(3 * 640 * 640, 4),
+      };
+      const abort = new AbortController();
+      const headersBefore = proxy.sent.get(HEADERS) ?? 0;
+      const running = c.infer({ model: 'yolov8n', inputs: [images] }, { signal: abort.signal });
+      await until(() => (proxy.sent.get(HEADERS) ?? 0) > headersBefore, 10000);
+      abort.abort();
+      await assert.rejects(running, { code: 'CANCELLED' });
+      await until(() => (proxy.sent.get(RST_STREAM) ?? 0) === 1, 10000);
+    } finally {
+      await c.close();
+      await proxy.close();
     }
   });
 
