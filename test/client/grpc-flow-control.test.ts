@@ -1,0 +1,117 @@
+/**
+ * Our gRPC client against our own gRPC frontend, both on node:http2, with many large
+ * requests and replies crossing at once. Node's HTTP/2 session stops reading its socket
+ * while one of its own writes is pending; if both ends let the other send megabytes
+ * without reading (large receive windows on both), each can end up waiting, writing, for
+ * the other to read: a deadlock that only the deadline ends. The client's receive window
+ * stays small enough that the server's writes always fit in the kernel's buffers, so the
+ * server keeps reading (issue 11: found by the transport bench hanging at concurrency 4).
+ */
+import { strict as assert } from 'node:assert';
+import { spawn, type ChildProcess } from 'node:child_process';
+import * as http2 from 'node:http2';
+import type { AddressInfo } from 'node:net';
+import * as path from 'node:path';
+import { GrpcClient } from '../../src/client/grpc';
+import type { InferRequest } from '../../src/protocol/types';
+import { FIXTURE_REPOSITORY, buildFixtureRepository } from '../support/fixtures';
+
+const ROOT = path.resolve(__dirname, '..', '..');
+
+function startStub(repo: string): Promise<{ proc: ChildProcess; grpc: number }> {
+  const proc = spawn(
+    process.execPath,
+    [
+      '--require',
+      require.resolve('tsx/cjs'),
+      path.join(ROOT, 'bench', 'stub-server.ts'),
+      repo,
+      'yolov8n',
+    ],
+    { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  return new Promise((resolve, reject) => {
+    let out = '';
+    const onData = (d: Buffer): void => {
+      out += d.toString();
+      const m = /ready http=(\d+) grpc=(\d+)/.exec(out);
+      if (m) {
+        proc.stdout!.off('data', onData);
+        resolve({ proc, grpc: Number(m[2]) });
+      }
+    };
+    proc.stdout!.on('data', onData);
+    proc.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+    proc.once('exit', (code) => reject(new Error(`stub server exited (${code}): ${out}`)));
+  });
+}
+
+describe('gRPC client: receive window', function () {
+  it('offers HTTP/2 default windows (64 KiB), per stream and for the connection', async () => {
+    const seen: { stream?: number; connection?: number } = {};
+    const server = http2.createServer();
+    server.on('stream', (stream, _headers) => {
+      const session = stream.session!;
+      seen.stream = session.remoteSettings.initialWindowSize;
+      seen.connection = session.state.remoteWindowSize;
+      stream.respond(
+        { ':status': 200, 'content-type': 'application/grpc' },
+        { waitForTrailers: true },
+      );
+      stream.on('wantTrailers', () =>
+        stream.sendTrailers({ 'grpc-status': '12', 'grpc-message': 'x' }),
+      );
+      stream.end();
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const client = new GrpcClient({
+      host: '127.0.0.1',
+      port: (server.address() as AddressInfo).port,
+    });
+    try {
+      await client.serverLive({ timeoutMs: 5000 }).catch(() => undefined);
+      assert.equal(seen.stream, 65535);
+      assert.ok(
+        seen.connection !== undefined && seen.connection <= 65535,
+        `connection window ${seen.connection}`,
+      );
+    } finally {
+      await client.close();
+      await new Promise<void>((r) => server.close(() => r()));
+    }
+  });
+});
+
+describe('gRPC client and frontend: large requests and replies crossing', function () {
+  this.timeout(120000);
+  let stub: { proc: ChildProcess; grpc: number };
+  let client: GrpcClient;
+
+  before(async () => {
+    stub = await startStub(
+      buildFixtureRepository(FIXTURE_REPOSITORY.filter((m) => m.name === 'yolov8n')),
+    );
+    client = new GrpcClient({ host: '127.0.0.1', port: stub.grpc });
+  });
+  after(async () => {
+    await client?.close();
+    stub?.proc.kill('SIGTERM');
+  });
+
+  it('bursts of 8 concurrent 4.9 MB requests with 2.8 MB replies all complete', async () => {
+    const data = new Float32Array(3 * 640 * 640).fill(0.5);
+    const request: InferRequest = {
+      model: 'yolov8n',
+      inputs: [{ name: 'images', datatype: 'FP32', shape: [1, 3, 640, 640], data }],
+    };
+    for (let burst = 0; burst < 6; burst++) {
+      const replies = await Promise.all(
+        Array.from({ length: 8 }, () => client.infer(request, { timeoutMs: 15000 })),
+      );
+      for (const r of replies) {
+        assert.deepEqual(r.outputs[0]!.shape, [1, 84, 8400]);
+        r.release?.();
+      }
+    }
+  });
+});
