@@ -10,7 +10,7 @@ import { annotate } from './annotate';
 import { classify } from './classify';
 import { decodeDetectionsSliced } from './detect';
 import { TensorPool, prepareInput } from './image';
-import type { IccMode, ResizeMode } from './image';
+import type { IccMode, PreparedInput, ResizeMode } from './image';
 import { deriveProfile, withPreset } from './profile';
 import { decodeNmsOutputs, nmsOutputNames } from './nms-outputs';
 import { decodeSegments } from './segment';
@@ -182,17 +182,54 @@ function asFloat32(t: Tensor): Float32Array {
  */
 const tensorPool = new TensorPool();
 
-/** Runs one image through a model: the single path every caller uses. */
-export async function runTask(
+/**
+ * An image made ready for a model (the first half of runTask): its profile and its input
+ * tensor, which holds pooled memory until finishTask sends it or release() gives it back.
+ */
+export class PreparedTask {
+  private owned = true;
+
+  constructor(
+    readonly model: string,
+    readonly profile: ModelProfile,
+    readonly input: PreparedInput,
+    /** The image as given (annotation draws on it). */
+    readonly image: ImageInput,
+    /** Time taken by prepareTask (profile lookup, decode, pre-processing). */
+    readonly prepareMs: number,
+  ) {}
+
+  /**
+   * Gives the input tensor back to the pool without sending it (a prepared image that will
+   * not run: dropped, cancelled). Safe to call more than once; a no-op once finishTask took it.
+   */
+  release(): void {
+    if (this.take()) tensorPool.release(this.input.tensor.buffer);
+  }
+
+  /** The tensor passes to the caller (finishTask): true the first time only. */
+  take(): boolean {
+    const had = this.owned;
+    this.owned = false;
+    return had;
+  }
+}
+
+/**
+ * Profile + decode + pre-processing: everything of runTask before the request, so a caller
+ * can prepare the next image while an earlier request is at the server. The result is
+ * handed to finishTask (which sends it) or released.
+ */
+export async function prepareTask(
   client: InferenceClient,
   model: string,
   image: ImageInput,
   options: TaskOptions = {},
-): Promise<TaskResult> {
+): Promise<PreparedTask> {
   const t0 = performance.now();
   const profile = await resolveProfile(client, model, options.version ?? '', options);
   const preprocess = withPreset(profile.preprocess, options.preprocess);
-  const prepared = await prepareInput(
+  const input = await prepareInput(
     image,
     preprocess === profile.preprocess ? profile : { input: profile.input, preprocess },
     {
@@ -202,7 +239,38 @@ export async function runTask(
       tensorPool,
     },
   );
-  const original = { width: prepared.width, height: prepared.height };
+  return new PreparedTask(model, profile, input, image, performance.now() - t0);
+}
+
+/** Runs one image through a model: the single path every caller uses. */
+export async function runTask(
+  client: InferenceClient,
+  model: string,
+  image: ImageInput,
+  options: TaskOptions = {},
+): Promise<TaskResult> {
+  return finishTask(client, await prepareTask(client, model, image, options), options);
+}
+
+/**
+ * The second half of runTask: the inference request for a prepared image and the
+ * post-processing of its reply. The prepared tensor is the request's from here on (back
+ * to the pool after a reply, dropped after a failure); release() does nothing after this.
+ */
+export async function finishTask(
+  client: InferenceClient,
+  prepared: PreparedTask,
+  options: TaskOptions = {},
+): Promise<TaskResult> {
+  const t0 = performance.now();
+  const { model, profile, image } = prepared;
+  if (!prepared.take()) {
+    throw new TritonError('INTERNAL', `A prepared image for model '${model}' was used twice`, {
+      model,
+    });
+  }
+  const input = prepared.input;
+  const original = { width: input.width, height: input.height };
 
   const tInfer = performance.now();
   const wanted = [
@@ -219,15 +287,15 @@ export async function runTask(
         {
           name: profile.input.name,
           datatype: profile.input.datatype,
-          shape: prepared.shape,
-          data: prepared.tensor,
+          shape: input.shape,
+          data: input.tensor,
         },
       ],
       outputs: wanted.map((name) => ({ name })),
     },
     callOptions(options),
   );
-  tensorPool.release(prepared.tensor.buffer);
+  tensorPool.release(input.tensor.buffer);
   const inferMs = performance.now() - tInfer;
 
   const tPost = performance.now();
@@ -241,8 +309,8 @@ export async function runTask(
       family: profile.family,
     },
     timings: {
-      decodeMs: prepared.decodeMs,
-      preprocessMs: prepared.preprocessMs,
+      decodeMs: input.decodeMs,
+      preprocessMs: input.preprocessMs,
       inferMs,
       postprocessMs: 0,
       totalMs: 0,
@@ -251,18 +319,18 @@ export async function runTask(
   if (profile.task === 'classify') {
     const logits = findOutput(response.outputs, profile.outputs.logits, model);
     result.classes = classify(asFloat32(logits), profile, options);
-  } else if (profile.outputs.nms && prepared.letterbox) {
+  } else if (profile.outputs.nms && input.letterbox) {
     result.detections = decodeNmsOutputs(
       response.outputs,
       profile.outputs.nms,
       profile,
-      prepared.letterbox,
+      input.letterbox,
       original,
       options,
     );
   } else {
     const det = findOutput(response.outputs, profile.outputs.detections, model);
-    const geometry = prepared.letterbox;
+    const geometry = input.letterbox;
     if (!geometry) {
       throw new TritonError(
         'INTERNAL',
@@ -303,7 +371,9 @@ export async function runTask(
       { format: options.annotateFormat ?? 'jpeg' },
     );
   }
-  result.timings.totalMs = performance.now() - t0;
+  // Preparing and finishing may be apart (the image prepared while another request ran):
+  // the total counts the work of both, not the wait between them.
+  result.timings.totalMs = prepared.prepareMs + (performance.now() - t0);
   return result;
 }
 
