@@ -94,7 +94,10 @@ export class TaskController {
   private readonly queueOptions: QueueOptions;
   /** Requests sent again after a retryable failure, over every message so far. */
   private retryTotal = 0;
-  /** Messages whose pre-processing finished ahead of their turn (for tests and statistics). */
+  /**
+   * Messages whose pre-processing finished (or failed, to be reported in their turn) ahead
+   * of their turn, while earlier requests were at the server: for tests and statistics.
+   */
   preparedAhead = 0;
 
   constructor(
@@ -145,12 +148,10 @@ export class TaskController {
       // (at most Concurrency of them); each message still fails or answers in its turn.
       (job) => {
         job.ahead = this.prepareJob(job.msg, this.abort.signal);
-        return job.ahead.then(
-          () => {
-            if (!job.started) this.preparedAhead++;
-          },
-          () => undefined,
-        );
+        const finished = (): void => {
+          if (!job.started) this.preparedAhead++;
+        };
+        return job.ahead.then(finished, finished);
       },
     );
   }
