@@ -2,7 +2,9 @@
  * The one path from an image to a result: profile (cached per model and
  * version) + pre-processing + inference + post-processing, with per-stage
  * timings. Nodes, the CLI and the benchmarks all call this; nothing else
- * duplicates it.
+ * duplicates it. runTask = prepareTask (profile, decode, model input) then finishTask
+ * (request, post-processing), so a caller can prepare the next image while a request
+ * is at the server.
  */
 import { TritonError, isTritonError } from '../protocol/errors';
 import type { CallOptions, InferenceClient, ModelConfig, Tensor } from '../protocol/types';
