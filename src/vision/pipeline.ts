@@ -261,18 +261,20 @@ export async function runTask(
  */
 export async function finishTask(
   client: InferenceClient,
-  prepared: PreparedTask,
+  task: PreparedTask,
   options: TaskOptions = {},
 ): Promise<TaskResult> {
-  const t0 = performance.now();
-  const { model, profile, image } = prepared;
-  if (!prepared.take()) {
+  // Preparing and finishing may be apart (the image prepared while another request ran):
+  // the total counts the work of both, not the wait between them.
+  const t0 = performance.now() - task.prepareMs;
+  const { model, profile, image } = task;
+  if (!task.take()) {
     throw new TritonError('INTERNAL', `A prepared image for model '${model}' was used twice`, {
       model,
     });
   }
-  const input = prepared.input;
-  const original = { width: input.width, height: input.height };
+  const prepared = task.input;
+  const original = { width: prepared.width, height: prepared.height };
 
   const tInfer = performance.now();
   const wanted = [
@@ -289,15 +291,15 @@ export async function finishTask(
         {
           name: profile.input.name,
           datatype: profile.input.datatype,
-          shape: input.shape,
-          data: input.tensor,
+          shape: prepared.shape,
+          data: prepared.tensor,
         },
       ],
       outputs: wanted.map((name) => ({ name })),
     },
     callOptions(options),
   );
-  tensorPool.release(input.tensor.buffer);
+  tensorPool.release(prepared.tensor.buffer);
   const inferMs = performance.now() - tInfer;
 
   const tPost = performance.now();
@@ -311,8 +313,8 @@ export async function finishTask(
       family: profile.family,
     },
     timings: {
-      decodeMs: input.decodeMs,
-      preprocessMs: input.preprocessMs,
+      decodeMs: prepared.decodeMs,
+      preprocessMs: prepared.preprocessMs,
       inferMs,
       postprocessMs: 0,
       totalMs: 0,
@@ -321,18 +323,18 @@ export async function finishTask(
   if (profile.task === 'classify') {
     const logits = findOutput(response.outputs, profile.outputs.logits, model);
     result.classes = classify(asFloat32(logits), profile, options);
-  } else if (profile.outputs.nms && input.letterbox) {
+  } else if (profile.outputs.nms && prepared.letterbox) {
     result.detections = decodeNmsOutputs(
       response.outputs,
       profile.outputs.nms,
       profile,
-      input.letterbox,
+      prepared.letterbox,
       original,
       options,
     );
   } else {
     const det = findOutput(response.outputs, profile.outputs.detections, model);
-    const geometry = input.letterbox;
+    const geometry = prepared.letterbox;
     if (!geometry) {
       throw new TritonError(
         'INTERNAL',
@@ -373,9 +375,7 @@ export async function finishTask(
       { format: options.annotateFormat ?? 'jpeg' },
     );
   }
-  // Preparing and finishing may be apart (the image prepared while another request ran):
-  // the total counts the work of both, not the wait between them.
-  result.timings.totalMs = prepared.prepareMs + (performance.now() - t0);
+  result.timings.totalMs = performance.now() - t0;
   return result;
 }
 
