@@ -3,6 +3,11 @@
  * most `limit` more wait, and a full queue drops a job by policy. Every job
  * pushed ends exactly once: it runs (answered) or it is handed to `onDrop`
  * (dropped). No Node-RED here, so the bookkeeping is testable on its own.
+ *
+ * With an `onAhead` handler, the first waiting jobs (as many as `concurrency`) have their
+ * early work started while the running ones run. That work holds a slot until its job
+ * starts running, or, for a job dropped, replaced or cancelled, until the work has
+ * settled: at most `concurrency` jobs are worked on ahead at any time.
  */
 import { TritonError } from '../protocol/errors';
 
@@ -45,6 +50,12 @@ export type QueueWorker<T> = (job: T, signal: AbortSignal) => Promise<void>;
 export type QueueDrop<T> = (job: T, err: TritonError) => void;
 /** Ends a job that a newer one of its stream replaced (latest-frame mode): not an error. */
 export type QueueReplace<T> = (job: T) => void;
+/**
+ * Starts the work of a waiting job that may run ahead of its turn (pre-processing while
+ * requests are in flight); the promise settles when that work has finished, whatever the
+ * outcome. The worker and the drop handler find the work on the job itself.
+ */
+export type QueueAhead<T> = (job: T) => Promise<unknown>;
 
 export class InputQueue<T> {
   private readonly waiting: T[] = [];
@@ -56,6 +67,10 @@ export class InputQueue<T> {
   private closed = false;
   private readonly abort = new AbortController();
   private idleWaiters: (() => void)[] = [];
+  /** Waiting jobs whose early work was started (onAhead), with that work. */
+  private readonly ahead = new Map<T, Promise<unknown>>();
+  /** Slots held by early work: of waiting jobs, and of jobs gone whose work still runs. */
+  private aheadBusy = 0;
   readonly counters: QueueCounters = { received: 0, answered: 0, dropped: 0 };
 
   constructor(
@@ -65,6 +80,7 @@ export class InputQueue<T> {
     /** Called after every change of running/waiting (for a status line). */
     private readonly onChange: (state: QueueState) => void = () => undefined,
     private readonly onReplace: QueueReplace<T> = () => undefined,
+    private readonly onAhead?: QueueAhead<T>,
   ) {
     if (!Number.isInteger(options.concurrency) || options.concurrency < 1) {
       throw new TritonError(
@@ -90,6 +106,11 @@ export class InputQueue<T> {
     return { running: this.running, waiting: this.waiting.length };
   }
 
+  /** Jobs worked on ahead of their turn right now (slots held), at most `concurrency`. */
+  get aheadInFlight(): number {
+    return this.aheadBusy;
+  }
+
   /** Queues a job; `key` names its stream (used by latest-frame mode only). */
   push(job: T, key?: string): void {
     this.counters.received++;
@@ -108,6 +129,7 @@ export class InputQueue<T> {
         const older = this.waiting[at] as T;
         this.waiting[at] = job;
         this.replaced++;
+        this.forgetAhead(older);
         try {
           this.onReplace(older);
         } catch {
@@ -161,14 +183,61 @@ export class InputQueue<T> {
     await this.idle();
   }
 
-  /** Resolves when nothing runs and nothing waits. */
+  /** Resolves when nothing runs, nothing waits and no early work is left. */
   idle(): Promise<void> {
-    if (this.running === 0 && this.waiting.length === 0) return Promise.resolve();
+    if (this.isIdle()) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  private isIdle(): boolean {
+    return this.running === 0 && this.waiting.length === 0 && this.aheadBusy === 0;
+  }
+
+  private wakeIdle(): void {
+    if (!this.isIdle()) return;
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const w of waiters) w();
+  }
+
+  /** Starts early work for the first waiting jobs while slots are free. */
+  private lookAhead(): void {
+    if (!this.onAhead || this.closed) return;
+    const window = Math.min(this.waiting.length, this.options.concurrency);
+    for (let i = 0; i < window && this.aheadBusy < this.options.concurrency; i++) {
+      const job = this.waiting[i] as T;
+      if (this.ahead.has(job)) continue;
+      let work: Promise<unknown>;
+      try {
+        work = this.onAhead(job);
+      } catch {
+        continue; // Its turn will do the work (and report what went wrong).
+      }
+      this.aheadBusy++;
+      this.ahead.set(job, work);
+    }
+  }
+
+  /**
+   * A waiting job leaves without running (dropped, replaced, cancelled): its early work
+   * keeps its slot until it has settled, so work abandoned cannot pile up.
+   */
+  private forgetAhead(job: T): void {
+    const work = this.ahead.get(job);
+    if (!work) return;
+    this.ahead.delete(job);
+    const free = (): void => {
+      this.aheadBusy--;
+      this.lookAhead();
+      this.wakeIdle();
+    };
+    work.then(free, free);
   }
 
   private start(job: T): void {
     this.running++;
+    // A job that starts takes its early work along: the slot goes to the next in line.
+    if (this.ahead.delete(job)) this.aheadBusy--;
     // The worker starts on the next microtask, so the "running" state is announced before
     // a job that fails at once announces its failure. The worker owns its errors; the catch
     // only keeps a broken worker from leaving a rejected promise behind.
@@ -182,16 +251,13 @@ export class InputQueue<T> {
         if (next !== undefined) this.keys.shift();
         if (next !== undefined) this.start(next);
         this.changed();
-        if (this.running === 0 && this.waiting.length === 0) {
-          const waiters = this.idleWaiters;
-          this.idleWaiters = [];
-          for (const w of waiters) w();
-        }
+        this.wakeIdle();
       });
   }
 
   private drop(job: T, err: TritonError): void {
     this.counters.dropped++;
+    this.forgetAhead(job);
     try {
       this.onDrop(job, err);
     } catch {
@@ -200,6 +266,7 @@ export class InputQueue<T> {
   }
 
   private changed(): void {
+    this.lookAhead();
     try {
       this.onChange(this.state);
     } catch {

@@ -8,9 +8,12 @@ import { TritonError, toTritonError } from '../protocol/errors';
 import { annotate } from '../vision/annotate';
 import { decodeImage } from '../vision/image';
 import {
+  finishTask,
+  prepareTask,
   resolveProfile,
   runTask,
   runTaskBatchSettled,
+  type PreparedTask,
   type TaskOptions,
   type TaskResult,
 } from '../vision/pipeline';
@@ -35,12 +38,44 @@ import type { DoneFunction, Node, NodeAPI, NodeMessage, NodeStatus, SendFunction
 
 type Phase = 'idle' | 'preparing' | 'ready' | 'failed';
 
+/** A message in the queue, with its pre-processing when that started ahead of its turn. */
+interface Job {
+  msg: NodeMessage;
+  send: SendFunction;
+  done: DoneFunction;
+  ahead?: Promise<Prepared>;
+  /** Set when its turn has come (the worker runs it). */
+  started?: boolean;
+}
+
+/** What a message needs before its request: checked settings and, for one image, its tensor. */
+type Prepared =
+  | {
+      kind: 'single';
+      connection: ServerConnection;
+      model: string;
+      image: unknown;
+      options: TaskOptions;
+      labels: string[] | undefined;
+      drawHere: boolean;
+      pixels: ImageInput;
+      decodeMs: number;
+      task: PreparedTask;
+    }
+  | {
+      kind: 'batch';
+      connection: ServerConnection;
+      model: string;
+      images: unknown[];
+      overrides: MessageOverrides;
+    };
+
 /**
  * One task node's behaviour: prepares the model profile at deploy (retrying while the
  * server is away), runs messages through the queue, and ends each one exactly once.
  */
 export class TaskController {
-  private readonly queue: InputQueue<{ msg: NodeMessage; send: SendFunction; done: DoneFunction }>;
+  private readonly queue: InputQueue<Job>;
   private phase: Phase = 'idle';
   private retryTimer: NodeJS.Timeout | undefined;
   private retryAttempt = 0;
@@ -59,6 +94,11 @@ export class TaskController {
   private readonly queueOptions: QueueOptions;
   /** Requests sent again after a retryable failure, over every message so far. */
   private retryTotal = 0;
+  /**
+   * Messages whose pre-processing finished (or failed, to be reported in their turn) ahead
+   * of their turn, while earlier requests were at the server: for tests and statistics.
+   */
+  preparedAhead = 0;
 
   constructor(
     private readonly node: Node,
@@ -91,13 +131,28 @@ export class TaskController {
             maxDelayUs: config.batchDelay,
           })
         : undefined;
-    this.queue = new InputQueue(
+    this.queue = new InputQueue<Job>(
       this.queueOptions,
-      (job, signal) => this.handle(job.msg, job.send, job.done, signal),
-      (job, err) => this.fail(err, job.done, false),
+      (job, signal) => this.handle(job, signal),
+      (job, err) => {
+        releaseAhead(job);
+        this.fail(err, job.done, false);
+      },
       (state) => this.showQueue(state),
       // Latest frame only: the frame replaced ends quietly (no Catch), counted in the stats.
-      (job) => job.done(),
+      (job) => {
+        releaseAhead(job);
+        job.done();
+      },
+      // While requests are at the server, the next messages' decode and pre-processing run
+      // (at most Concurrency of them); each message still fails or answers in its turn.
+      (job) => {
+        job.ahead = this.prepareJob(job.msg, this.abort.signal);
+        const finished = (): void => {
+          if (!job.started) this.preparedAhead++;
+        };
+        return job.ahead.then(finished, finished);
+      },
     );
   }
 
@@ -290,12 +345,9 @@ export class TaskController {
    * One message, its retries counted: msg.retries says how many requests were sent again
    * for it (only when some were), on its result or on the message a Catch node gets.
    */
-  private async handle(
-    msg: NodeMessage,
-    send: SendFunction,
-    done: DoneFunction,
-    signal: AbortSignal,
-  ): Promise<void> {
+  private async handle(job: Job, signal: AbortSignal): Promise<void> {
+    const { msg, send, done } = job;
+    job.started = true;
     const tally: RetryTally = { retries: 0 };
     const stamp = (m: NodeMessage): void => {
       if (tally.retries > 0) m.retries = tally.retries;
@@ -304,7 +356,7 @@ export class TaskController {
     try {
       await countRetries(tally, () =>
         this.run(
-          msg,
+          job,
           (out) => {
             if (!Array.isArray(out)) stamp(out);
             send(out);
@@ -322,48 +374,24 @@ export class TaskController {
   }
 
   private async run(
-    msg: NodeMessage,
+    job: Job,
     send: SendFunction,
     done: DoneFunction,
     signal: AbortSignal,
   ): Promise<void> {
+    const { msg } = job;
     try {
-      if (this.setupError) throw this.setupError;
-      if (!this.connection) {
-        throw new TritonError(
-          'INVALID_CONFIG',
-          'No server configured: choose a Triton server in the node',
-        );
-      }
-      const overrides = parseOverrides(msg.triton);
-      const model = overrides.model ?? this.config.model;
-      if (!model) {
-        throw new TritonError(
-          'INVALID_CONFIG',
-          'No model chosen: pick a model in the node or set msg.triton.model',
-        );
-      }
-      const image = this.RED.util.getMessageProperty(msg, this.config.input);
-      if (image === undefined || image === null) {
-        throw new TritonError(
-          'INVALID_INPUT',
-          `msg.${this.config.input} is empty: send the image (a JPEG/PNG/WebP Buffer, a data URL ` +
-            'or raw pixels) there, or change the node’s Image property',
-        );
-      }
-      if (Array.isArray(image)) {
-        await this.handleBatch(this.connection, msg, send, done, image, model, overrides, signal);
+      const prep = await (job.ahead ?? this.prepareJob(msg, signal));
+      job.ahead = undefined;
+      if (prep.kind === 'batch') {
+        const { connection, model, images, overrides } = prep;
+        await this.handleBatch(connection, msg, send, done, images, model, overrides, signal);
         return;
       }
-      const { options, labels, drawHere } = await this.labelledOptions(
-        this.connection,
-        model,
-        overrides,
-      );
-      options.cache = this.connection.cache;
+      const { connection, model, image, options, labels, drawHere, pixels, decodeMs } = prep;
+      // The run's own signal: a prepared message cancelled by close() stops here too.
       options.signal = signal;
-      const { pixels, decodeMs } = await this.decodeOnce(image as ImageInput, options);
-      const result = await this.infer(this.connection, model, pixels, options);
+      const result = await this.infer(connection, model, pixels, options, prep.task);
       result.timings.decodeMs += decodeMs;
       result.timings.totalMs += decodeMs;
       if (labels) relabel(result, labels);
@@ -372,7 +400,7 @@ export class TaskController {
         result.annotated = await drawResult(pixels, result);
         result.timings.totalMs += performance.now() - t0;
       }
-      this.connection.reportSuccess();
+      connection.reportSuccess();
       if (model === this.config.model && this.phase !== 'ready') this.phase = 'ready';
       if (this.config.preview) await this.publishPreview(pixels, result);
       send(
@@ -389,6 +417,64 @@ export class TaskController {
       this.connection?.reportFailure(err);
       this.fail(err, done, true);
     }
+  }
+
+  /**
+   * Everything before a message's request: its settings checked, its labels, and for one
+   * image the decode and the model input (prepareTask). Runs in the message's turn, or
+   * ahead of it while earlier requests are at the server; a failure is thrown in its turn.
+   */
+  private async prepareJob(msg: NodeMessage, signal: AbortSignal): Promise<Prepared> {
+    if (this.setupError) throw this.setupError;
+    const connection = this.connection;
+    if (!connection) {
+      throw new TritonError(
+        'INVALID_CONFIG',
+        'No server configured: choose a Triton server in the node',
+      );
+    }
+    const overrides = parseOverrides(msg.triton);
+    const model = overrides.model ?? this.config.model;
+    if (!model) {
+      throw new TritonError(
+        'INVALID_CONFIG',
+        'No model chosen: pick a model in the node or set msg.triton.model',
+      );
+    }
+    const image = this.RED.util.getMessageProperty(msg, this.config.input);
+    if (image === undefined || image === null) {
+      throw new TritonError(
+        'INVALID_INPUT',
+        `msg.${this.config.input} is empty: send the image (a JPEG/PNG/WebP Buffer, a data URL ` +
+          'or raw pixels) there, or change the node’s Image property',
+      );
+    }
+    if (Array.isArray(image)) {
+      // Arrays run through runTaskBatchSettled in their turn, one batch of tensors at a time.
+      return { kind: 'batch', connection, model, images: image, overrides };
+    }
+    const { options, labels, drawHere } = await this.labelledOptions(connection, model, overrides);
+    options.cache = connection.cache;
+    options.signal = signal;
+    const { pixels, decodeMs } = await this.decodeOnce(image as ImageInput, options);
+    const task = await prepareTask(
+      this.batcher?.client ?? connection.client,
+      model,
+      pixels,
+      options,
+    );
+    return {
+      kind: 'single',
+      connection,
+      model,
+      image,
+      options,
+      labels,
+      drawHere,
+      pixels,
+      decodeMs,
+      task,
+    };
   }
 
   /**
@@ -513,9 +599,10 @@ export class TaskController {
     model: string,
     pixels: ImageInput,
     options: TaskOptions,
+    prepared: PreparedTask,
   ): Promise<TaskResult> {
     try {
-      return await runTask(this.batcher?.client ?? connection.client, model, pixels, options);
+      return await finishTask(this.batcher?.client ?? connection.client, prepared, options);
     } catch (e) {
       const err = toTritonError(e);
       if (!MODEL_CHANGED_CODES.has(err.code) || options.signal?.aborted) throw err;
@@ -662,6 +749,21 @@ function profileShape(p: ModelProfile): string {
 function inputText(p: ModelProfile): string {
   const outputs = Object.values(p.outputs).join(', ');
   return `${p.input.datatype} [${p.input.shape.join(', ')}], ${p.numClasses} classes, outputs ${outputs}`;
+}
+
+/**
+ * A message that will not run (dropped, replaced, cancelled) gives its prepared tensor
+ * back to the pool once its pre-processing has finished.
+ */
+function releaseAhead(job: Job): void {
+  const ahead = job.ahead;
+  job.ahead = undefined;
+  ahead?.then(
+    (p) => {
+      if (p.kind === 'single') p.task.release();
+    },
+    () => undefined,
+  );
 }
 
 /** The result drawn on its image (boxes and masks, or the top classes). */

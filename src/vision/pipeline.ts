@@ -2,7 +2,9 @@
  * The one path from an image to a result: profile (cached per model and
  * version) + pre-processing + inference + post-processing, with per-stage
  * timings. Nodes, the CLI and the benchmarks all call this; nothing else
- * duplicates it.
+ * duplicates it. runTask = prepareTask (profile, decode, model input) then finishTask
+ * (request, post-processing), so a caller can prepare the next image while a request
+ * is at the server.
  */
 import { TritonError, isTritonError } from '../protocol/errors';
 import type { CallOptions, InferenceClient, ModelConfig, Tensor } from '../protocol/types';
@@ -10,7 +12,7 @@ import { annotate } from './annotate';
 import { classify } from './classify';
 import { decodeDetectionsSliced } from './detect';
 import { TensorPool, prepareInput } from './image';
-import type { IccMode, ResizeMode } from './image';
+import type { IccMode, PreparedInput, ResizeMode } from './image';
 import { deriveProfile, withPreset } from './profile';
 import { decodeNmsOutputs, nmsOutputNames } from './nms-outputs';
 import { decodeSegments } from './segment';
@@ -182,17 +184,54 @@ function asFloat32(t: Tensor): Float32Array {
  */
 const tensorPool = new TensorPool();
 
-/** Runs one image through a model: the single path every caller uses. */
-export async function runTask(
+/**
+ * An image made ready for a model (the first half of runTask): its profile and its input
+ * tensor, which holds pooled memory until finishTask sends it or release() gives it back.
+ */
+export class PreparedTask {
+  private owned = true;
+
+  constructor(
+    readonly model: string,
+    readonly profile: ModelProfile,
+    readonly input: PreparedInput,
+    /** The image as given (annotation draws on it). */
+    readonly image: ImageInput,
+    /** Time taken by prepareTask (profile lookup, decode, pre-processing). */
+    readonly prepareMs: number,
+  ) {}
+
+  /**
+   * Gives the input tensor back to the pool without sending it (a prepared image that will
+   * not run: dropped, cancelled). Safe to call more than once; a no-op once finishTask took it.
+   */
+  release(): void {
+    if (this.take()) tensorPool.release(this.input.tensor.buffer);
+  }
+
+  /** The tensor passes to the caller (finishTask): true the first time only. */
+  take(): boolean {
+    const had = this.owned;
+    this.owned = false;
+    return had;
+  }
+}
+
+/**
+ * Profile + decode + pre-processing: everything of runTask before the request, so a caller
+ * can prepare the next image while an earlier request is at the server. The result is
+ * handed to finishTask (which sends it) or released.
+ */
+export async function prepareTask(
   client: InferenceClient,
   model: string,
   image: ImageInput,
   options: TaskOptions = {},
-): Promise<TaskResult> {
+): Promise<PreparedTask> {
   const t0 = performance.now();
   const profile = await resolveProfile(client, model, options.version ?? '', options);
   const preprocess = withPreset(profile.preprocess, options.preprocess);
-  const prepared = await prepareInput(
+  const input = await prepareInput(
     image,
     preprocess === profile.preprocess ? profile : { input: profile.input, preprocess },
     {
@@ -202,6 +241,39 @@ export async function runTask(
       tensorPool,
     },
   );
+  return new PreparedTask(model, profile, input, image, performance.now() - t0);
+}
+
+/** Runs one image through a model: the single path every caller uses. */
+export async function runTask(
+  client: InferenceClient,
+  model: string,
+  image: ImageInput,
+  options: TaskOptions = {},
+): Promise<TaskResult> {
+  return finishTask(client, await prepareTask(client, model, image, options), options);
+}
+
+/**
+ * The second half of runTask: the inference request for a prepared image and the
+ * post-processing of its reply. The prepared tensor is the request's from here on (back
+ * to the pool after a reply, dropped after a failure); release() does nothing after this.
+ */
+export async function finishTask(
+  client: InferenceClient,
+  task: PreparedTask,
+  options: TaskOptions = {},
+): Promise<TaskResult> {
+  // Preparing and finishing may be apart (the image prepared while another request ran):
+  // the total counts the work of both, not the wait between them.
+  const t0 = performance.now() - task.prepareMs;
+  const { model, profile, image } = task;
+  if (!task.take()) {
+    throw new TritonError('INTERNAL', `A prepared image for model '${model}' was used twice`, {
+      model,
+    });
+  }
+  const prepared = task.input;
   const original = { width: prepared.width, height: prepared.height };
 
   const tInfer = performance.now();

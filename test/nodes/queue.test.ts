@@ -126,6 +126,117 @@ describe('InputQueue', () => {
     assert.equal(queue.counters.answered, 2);
   });
 
+  describe('early work of waiting jobs (onAhead)', () => {
+    /** A queue whose jobs and early work both finish when the test says so. */
+    function aheadHarness(concurrency: number, limit: number, latestPerKey = false) {
+      const runs = new Map<number, () => void>();
+      const work = new Map<number, () => void>();
+      const events: string[] = [];
+      const queue = new InputQueue<number>(
+        { concurrency, limit, dropPolicy: 'oldest', latestPerKey },
+        (id) =>
+          new Promise<void>((resolve) => {
+            events.push(`run ${id}`);
+            runs.set(id, resolve);
+          }),
+        (id, err) => events.push(`drop ${id} ${err.code}`),
+        () => undefined,
+        (id) => events.push(`replace ${id}`),
+        (id) =>
+          new Promise<void>((resolve) => {
+            events.push(`ahead ${id}`);
+            work.set(id, resolve);
+          }),
+      );
+      const tick = (): Promise<void> => new Promise((r) => setImmediate(r));
+      return { queue, events, runs, work, tick };
+    }
+
+    it('starts the first `concurrency` waiting jobs early, the next as each one starts', async () => {
+      const h = aheadHarness(2, 5);
+      for (let i = 1; i <= 5; i++) h.queue.push(i);
+      await h.tick();
+      // 1 and 2 run; of the three waiting only two may be worked on ahead.
+      assert.deepEqual(h.events, ['ahead 3', 'ahead 4', 'run 1', 'run 2']);
+      assert.equal(h.queue.aheadInFlight, 2);
+      h.runs.get(1)!();
+      await h.tick();
+      // 3 runs (taking its early work along), so 5 gets the slot.
+      assert.deepEqual(h.events.slice(4), ['ahead 5', 'run 3']);
+      assert.equal(h.queue.aheadInFlight, 2);
+      for (const id of [2, 3, 4, 5]) {
+        h.runs.get(id)?.();
+        await h.tick();
+      }
+      for (const release of h.work.values()) release();
+      await h.queue.idle();
+      assert.equal(h.queue.aheadInFlight, 0);
+      assert.deepEqual(h.queue.counters, { received: 5, answered: 5, dropped: 0 });
+    });
+
+    it('a job dropped while worked on ahead holds its slot until that work settles', async () => {
+      const h = aheadHarness(1, 1);
+      h.queue.push(1);
+      h.queue.push(2);
+      await h.tick();
+      assert.deepEqual(h.events, ['ahead 2', 'run 1']);
+      // 3 arrives at a full queue: 2 (the oldest waiting) is dropped, its work still runs.
+      h.queue.push(3);
+      await h.tick();
+      assert.deepEqual(h.events.slice(2), ['drop 2 QUEUE_FULL']);
+      assert.equal(h.queue.aheadInFlight, 1);
+      h.work.get(2)!();
+      await h.tick();
+      // The slot is free: 3 is worked on ahead now.
+      assert.deepEqual(h.events.slice(3), ['ahead 3']);
+      assert.equal(h.queue.aheadInFlight, 1);
+      h.work.get(3)!();
+      h.runs.get(1)!();
+      await h.tick();
+      h.runs.get(3)!();
+      await h.queue.idle();
+      assert.deepEqual(h.queue.counters, { received: 3, answered: 2, dropped: 1 });
+      assert.equal(h.queue.aheadInFlight, 0);
+    });
+
+    it('a replaced frame frees its slot once its work settles; the newer frame is worked on', async () => {
+      const h = aheadHarness(1, 5, true);
+      h.queue.push(1, 'cam');
+      h.queue.push(2, 'cam');
+      await h.tick();
+      h.queue.push(3, 'cam');
+      assert.deepEqual(h.events, ['ahead 2', 'run 1', 'replace 2']);
+      h.work.get(2)!();
+      await h.tick();
+      assert.deepEqual(h.events.slice(3), ['ahead 3']);
+      h.work.get(3)!();
+      h.runs.get(1)!();
+      await h.tick();
+      h.runs.get(3)!();
+      await h.queue.idle();
+      assert.equal(h.queue.replaced, 1);
+      assert.equal(h.queue.aheadInFlight, 0);
+    });
+
+    it('close() cancels jobs worked on ahead and waits for their work to settle', async () => {
+      const h = aheadHarness(1, 5);
+      h.queue.push(1);
+      h.queue.push(2);
+      h.queue.push(3);
+      await h.tick();
+      h.runs.get(1)!();
+      let closed = false;
+      const closing = h.queue.close().then(() => (closed = true));
+      await h.tick();
+      assert.deepEqual(h.events, ['ahead 2', 'run 1', 'drop 2 CANCELLED', 'drop 3 CANCELLED']);
+      assert.equal(closed, false, 'close() waits for the early work still running');
+      h.work.get(2)!();
+      await closing;
+      assert.equal(h.queue.aheadInFlight, 0);
+      assert.deepEqual(h.queue.counters, { received: 3, answered: 1, dropped: 2 });
+    });
+  });
+
   it('rejects settings it cannot honour with INVALID_CONFIG', () => {
     const make = (concurrency: number, limit: number, dropPolicy: string) => () =>
       new InputQueue<number>(
