@@ -257,11 +257,17 @@ export class TaskController {
     return out;
   }
 
-  /** The green status after a result, with the stream-mode counter when one is on. */
+  /**
+   * The green status after a result, with the stream-mode counter when one is on, else
+   * the requests sent again since deploy when there were any.
+   */
   private okStatus(ms: number): NodeStatus {
     const { mode, replaced, skipped } = this.streamStats;
     if (mode === 'latest') return this.status.dot('green', 'status.okReplaced', { ms, replaced });
     if (mode === 'nth') return this.status.dot('green', 'status.okSkipped', { ms, skipped });
+    if (this.retryTotal > 0) {
+      return this.status.dot('green', 'status.okRetried', { ms, retries: this.retryTotal });
+    }
     return this.status.dot('green', 'status.ok', { ms });
   }
 
@@ -348,29 +354,39 @@ export class TaskController {
   private async handle(job: Job, signal: AbortSignal): Promise<void> {
     const { msg, send, done } = job;
     job.started = true;
-    const tally: RetryTally = { retries: 0 };
+    // Each retry counts on the message and, at once, in the node's total (the status after
+    // the result shows it).
+    let mine = 0;
+    const addToTotal = (n: number): void => {
+      this.retryTotal += n;
+    };
+    const tally: RetryTally = {
+      get retries(): number {
+        return mine;
+      },
+      set retries(n: number) {
+        addToTotal(n - mine);
+        mine = n;
+      },
+    };
     const stamp = (m: NodeMessage): void => {
       if (tally.retries > 0) m.retries = tally.retries;
       else delete m.retries;
     };
-    try {
-      await countRetries(tally, () =>
-        this.run(
-          job,
-          (out) => {
-            if (!Array.isArray(out)) stamp(out);
-            send(out);
-          },
-          (err) => {
-            if (err) stamp(msg);
-            done(err);
-          },
-          signal,
-        ),
-      );
-    } finally {
-      this.retryTotal += tally.retries;
-    }
+    await countRetries(tally, () =>
+      this.run(
+        job,
+        (out) => {
+          if (!Array.isArray(out)) stamp(out);
+          send(out);
+        },
+        (err) => {
+          if (err) stamp(msg);
+          done(err);
+        },
+        signal,
+      ),
+    );
   }
 
   private async run(

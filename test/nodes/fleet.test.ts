@@ -350,6 +350,8 @@ describe('fleet: replicas, ingress, statistics and model control from a flow', f
         assert.equal(answered.retries, 2, 'two 503s, two retries');
         assert.equal(proxy.inferRequests, before + 3);
         assert.equal(detect.controller!.retries, 2);
+        // The status says so too (the node's total since deploy).
+        await statusOf('detect', hasText('green', 'triton-detect.status.okRetried'));
 
         // No retry needed: no msg.retries (an upstream node's value is not kept).
         const plain = nextMessage('out');
