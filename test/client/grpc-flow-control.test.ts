@@ -10,9 +10,10 @@
 import { strict as assert } from 'node:assert';
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as http2 from 'node:http2';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import * as path from 'node:path';
 import { GrpcClient } from '../../src/client/grpc';
+import { encodeInferResponseFrame } from '../../src/protocol/grpc-infer-server';
 import type { InferRequest } from '../../src/protocol/types';
 import { FIXTURE_REPOSITORY, buildFixtureRepository } from '../support/fixtures';
 
@@ -77,6 +78,61 @@ describe('gRPC client: receive window', function () {
       );
     } finally {
       await client.close();
+      await new Promise<void>((r) => server.close(() => r()));
+    }
+  });
+});
+
+describe('gRPC client: an upload crossing a large reply', function () {
+  this.timeout(60000);
+
+  it('a server on node:http2 that answers 16 MB before reading a 16 MB request: the call completes', async () => {
+    // Both ends on Node, both windows large, both sending megabytes at once: with a
+    // large receive window on the client too, each end waits for the other to read (the
+    // call hangs until its deadline).
+    const out = new Uint8Array(16 * 1024 * 1024).fill(7);
+    const reply = encodeInferResponseFrame({
+      model_name: 'm',
+      model_version: '1',
+      id: '',
+      outputs: [{ name: 'y', datatype: 'UINT8', shape: [out.length] }],
+      raw_output_contents: [out],
+    })!;
+    let received = 0;
+    const server = http2.createServer({ settings: { initialWindowSize: 16 * 1024 * 1024 } });
+    const sockets = new Set<Socket>();
+    server.on('connection', (socket: Socket) => sockets.add(socket));
+    server.on('session', (session) =>
+      session.on('connect', () => session.setLocalWindowSize(16 * 1024 * 1024)),
+    );
+    server.on('stream', (stream) => {
+      stream.session?.setLocalWindowSize(16 * 1024 * 1024);
+      stream.on('data', (c: Buffer) => (received += c.length));
+      stream.respond(
+        { ':status': 200, 'content-type': 'application/grpc' },
+        { waitForTrailers: true },
+      );
+      stream.on('wantTrailers', () => stream.sendTrailers({ 'grpc-status': '0' }));
+      for (const c of reply.chunks) stream.write(c);
+      stream.on('end', () => stream.end());
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const client = new GrpcClient({
+      host: '127.0.0.1',
+      port: (server.address() as AddressInfo).port,
+    });
+    try {
+      const data = new Uint8Array(16 * 1024 * 1024).fill(3);
+      const res = await client.infer(
+        { model: 'm', inputs: [{ name: 'x', datatype: 'UINT8', shape: [data.length], data }] },
+        { timeoutMs: 20000 },
+      );
+      assert.equal(res.outputs[0]!.shape[0], out.length);
+      assert.ok(received > data.length, `the server read the whole request (${received} bytes)`);
+      res.release?.();
+    } finally {
+      await client.close();
+      for (const socket of sockets) socket.destroy(); // a stuck session never closes by itself
       await new Promise<void>((r) => server.close(() => r()));
     }
   });
