@@ -5,6 +5,7 @@
  * garbage collections (gc exposed at run time, so mocha needs no extra flags).
  */
 import * as assert from 'node:assert/strict';
+import { createHook } from 'node:async_hooks';
 import * as fs from 'node:fs';
 import * as v8 from 'node:v8';
 import * as vm from 'node:vm';
@@ -68,6 +69,23 @@ function fiveNodeFlow(grpcPort: number): object[] {
   ];
 }
 
+/**
+ * Where the timers still pending were made: a failure names the code that left one behind
+ * instead of only counting it.
+ */
+function timerOrigins(): { stop(): void; pending(): string[] } {
+  const made = new Map<number, string>();
+  const hook = createHook({
+    init(id, type) {
+      if (type === 'Timeout') made.set(id, new Error().stack!.split('\n').slice(2, 9).join('\n'));
+    },
+    destroy(id) {
+      made.delete(id);
+    },
+  }).enable();
+  return { stop: () => hook.disable(), pending: () => [...made.values()] };
+}
+
 function handleCounts(): Map<string, number> {
   const m = new Map<string, number>();
   for (const r of process.getActiveResourcesInfo()) m.set(r, (m.get(r) ?? 0) + 1);
@@ -121,6 +139,7 @@ describe('fault suite: 100 redeploys of all five nodes', function () {
     const baseHandles = handleCounts();
     const baseHeap = await settledHeap();
 
+    const origins = timerOrigins();
     await helper.load(ALL_NODES, flow);
     for (let i = 0; i < REDEPLOYS; i++) {
       await helper.setFlows(flow);
@@ -148,7 +167,12 @@ describe('fault suite: 100 redeploys of all five nodes', function () {
         }
       })(),
     ).catch(() => undefined);
-    assert.deepEqual(extra, [], 'no handles left behind');
+    origins.stop();
+    assert.deepEqual(
+      extra,
+      [],
+      `no handles left behind; timers made since the baseline and still pending:\n${origins.pending().join('\n--\n')}`,
+    );
     const heap = await settledHeap();
     const growth = heap - baseHeap;
     assert.ok(

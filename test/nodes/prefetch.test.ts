@@ -322,6 +322,9 @@ describe('task nodes: the next messages are prepared while a request is at the s
     const closing = controller.close();
     gate.open();
     await closing;
+    // Catch nodes get their messages asynchronously: wait for the two (the test's timeout
+    // fails it if they never come).
+    await until(() => rec.events.filter((e) => e.tag !== 'a').length >= 2);
     rec.stop();
     // 'a' was at the server (its end depends on the abort); 'b' (prepared) and 'c' never ran.
     const later = rec.events.filter((e) => e.tag !== 'a');
