@@ -328,7 +328,7 @@ export async function withAdminClient<T>(
     tls,
     ...(RED.settings.userDir ? { userDir: RED.settings.userDir } : {}),
   };
-  const client = createServerClient(settings);
+  const client = createServerClient(settings, { retry: false });
   try {
     return await fn(client);
   } finally {

@@ -230,17 +230,27 @@ export function replicaEndpoints(value: unknown): { host: string; port: number }
  * protocol, TLS, credentials, prefix and Host header). With no replicas it is the same
  * client over one endpoint, so a single server gets the same retries (UNAVAILABLE,
  * RESOURCE_EXHAUSTED, HTTP 502/503/504, with backoff inside the message's deadline).
- * Local mode has no connection to lose: its client is used as it is.
+ * Local mode has no connection to lose: its client is used as it is. With `retry: false`
+ * (the editor's admin routes: a user waiting on Test connection wants the first answer)
+ * nothing is sent again.
  */
-export function createServerClient(settings: ClientSettings): InferenceClient {
+export function createServerClient(
+  settings: ClientSettings,
+  { retry = true }: { retry?: boolean } = {},
+): InferenceClient {
   const options = clientOptions(settings);
   if (options.mode === 'local') return createClient(options);
   const extra = replicaEndpoints(settings.config.replicas);
+  // The editor's questions (model list, Test connection) want the answer at once.
+  if (!retry && extra.length === 0) return createClient(options);
   const clients = [{ host: options.host!, port: options.port! }, ...extra].map((e) =>
     createClient({ ...options, host: e.host, port: e.port }),
   );
   try {
-    return new ReplicaClient(clients, { timeoutMs: options.timeoutMs });
+    return new ReplicaClient(clients, {
+      timeoutMs: options.timeoutMs,
+      ...(retry ? {} : { maxRetries: 0 }),
+    });
   } catch (e) {
     for (const c of clients) void c.close().catch(() => undefined);
     throw e;

