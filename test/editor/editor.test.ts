@@ -177,6 +177,30 @@ describe('editor (headless Chromium against a live Node-RED)', function () {
     if (profileDir) fs.rmSync(profileDir, { recursive: true, force: true });
   });
 
+  // Each test starts from the bare workspace: a tray a failed or slow step left open would
+  // otherwise fail every later test at its first click.
+  beforeEach(async function () {
+    if (!page) return;
+    for (let i = 0; i < 4 && (await page.locator('.red-ui-tray').count()) > 0; i++) {
+      await page.keyboard.press('Escape');
+      await page
+        .waitForFunction(`document.querySelectorAll('.red-ui-tray').length < ${4 - i}`, undefined, {
+          timeout: 2000,
+        })
+        .catch(() => undefined);
+    }
+    await page
+      .waitForFunction(
+        `!document.querySelector('.red-ui-tray') && (function () {
+          var shade = document.getElementById('red-ui-editor-shade');
+          return !shade || getComputedStyle(shade).display === 'none';
+        })()`,
+        undefined,
+        { timeout: 5000 },
+      )
+      .catch(() => undefined);
+  });
+
   it('shows the five flow nodes in the Triton Vision palette category with their icons', async function () {
     const category = page.locator('.red-ui-palette-category', { hasText: 'Triton Vision' });
     await category.waitFor();
