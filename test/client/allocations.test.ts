@@ -11,10 +11,9 @@
  * keep V8 in full GCs (0.4 per image in the transport bench, issue 11).
  */
 import { strict as assert } from 'node:assert';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as inspector from 'node:inspector';
-import * as path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { GrpcClient } from '../../src/client/grpc';
 import { encodeInferRequest, loadKserveProto } from '../../src/protocol/grpc-codec';
@@ -22,40 +21,12 @@ import { HttpClient } from '../../src/client/http';
 import type { CallOptions, InferRequest, InferenceClient, Tensor } from '../../src/protocol/types';
 import { runTask } from '../../src/vision/pipeline';
 import { largeAllocations, type Allocation } from '../support/allocations';
+import { startInstantStub } from '../support/instant-stub';
 import { FIXTURE_REPOSITORY, buildFixtureRepository, fixtureImage } from '../support/fixtures';
 import { seededValues } from '../support/ort';
 
 const LARGE = 256 * 1024;
 const RUNS = 12;
-const ROOT = path.resolve(__dirname, '..', '..');
-
-function startStub(repo: string): Promise<{ proc: ChildProcess; http: number; grpc: number }> {
-  const proc = spawn(
-    process.execPath,
-    [
-      '--require',
-      require.resolve('tsx/cjs'),
-      path.join(ROOT, 'bench', 'stub-server.ts'),
-      repo,
-      'yolov8n',
-    ],
-    { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  return new Promise((resolve, reject) => {
-    let out = '';
-    const onData = (d: Buffer): void => {
-      out += d.toString();
-      const m = /ready http=(\d+) grpc=(\d+)/.exec(out);
-      if (m) {
-        proc.stdout!.off('data', onData);
-        resolve({ proc, http: Number(m[1]), grpc: Number(m[2]) });
-      }
-    };
-    proc.stdout!.on('data', onData);
-    proc.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-    proc.once('exit', (code) => reject(new Error(`stub server exited (${code}): ${out}`)));
-  });
-}
 
 /**
  * JS heap bytes allocated per call of `once`, collected objects included (V8's sampling
@@ -105,7 +76,7 @@ describe('no large allocations per inference on the steady path', function () {
   const request = { model: 'yolov8n', inputs: [images], outputs: [{ name: 'output0' }] };
 
   before(async () => {
-    stub = await startStub(repo);
+    stub = await startInstantStub(repo);
   });
   after(async () => {
     if (stub && stub.proc.exitCode === null) {

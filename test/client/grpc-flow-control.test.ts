@@ -8,44 +8,14 @@
  * server keeps reading (issue 11: found by the transport bench hanging at concurrency 4).
  */
 import { strict as assert } from 'node:assert';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import * as http2 from 'node:http2';
 import type { AddressInfo, Socket } from 'node:net';
-import * as path from 'node:path';
 import { GrpcClient } from '../../src/client/grpc';
 import { encodeInferResponseFrame } from '../../src/protocol/grpc-infer-server';
 import type { InferRequest } from '../../src/protocol/types';
 import { FIXTURE_REPOSITORY, buildFixtureRepository } from '../support/fixtures';
-
-const ROOT = path.resolve(__dirname, '..', '..');
-
-function startStub(repo: string): Promise<{ proc: ChildProcess; grpc: number }> {
-  const proc = spawn(
-    process.execPath,
-    [
-      '--require',
-      require.resolve('tsx/cjs'),
-      path.join(ROOT, 'bench', 'stub-server.ts'),
-      repo,
-      'yolov8n',
-    ],
-    { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  return new Promise((resolve, reject) => {
-    let out = '';
-    const onData = (d: Buffer): void => {
-      out += d.toString();
-      const m = /ready http=(\d+) grpc=(\d+)/.exec(out);
-      if (m) {
-        proc.stdout!.off('data', onData);
-        resolve({ proc, grpc: Number(m[2]) });
-      }
-    };
-    proc.stdout!.on('data', onData);
-    proc.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-    proc.once('exit', (code) => reject(new Error(`stub server exited (${code}): ${out}`)));
-  });
-}
+import { startInstantStub } from '../support/instant-stub';
 
 describe('gRPC client: receive window', function () {
   it('offers HTTP/2 default windows (64 KiB), per stream and for the connection', async () => {
@@ -144,7 +114,7 @@ describe('gRPC client and frontend: large requests and replies crossing', functi
   let client: GrpcClient;
 
   before(async () => {
-    stub = await startStub(
+    stub = await startInstantStub(
       buildFixtureRepository(FIXTURE_REPOSITORY.filter((m) => m.name === 'yolov8n')),
     );
     client = new GrpcClient({ host: '127.0.0.1', port: stub.grpc });
