@@ -5,7 +5,9 @@
  * without reading (large receive windows on both), each can end up waiting, writing, for
  * the other to read: a deadlock that only the deadline ends. The client's receive window
  * stays small enough that the server's writes always fit in the kernel's buffers, so the
- * server keeps reading (issue 11: found by the transport bench hanging at concurrency 4).
+ * server keeps reading (issue 11: found by the transport bench hanging at concurrency 4);
+ * it is wide only while no upload runs, and an upload waits until the server has
+ * acknowledged the narrow window.
  */
 import { strict as assert } from 'node:assert';
 import type { ChildProcess } from 'node:child_process';
@@ -17,38 +19,118 @@ import type { InferRequest } from '../../src/protocol/types';
 import { FIXTURE_REPOSITORY, buildFixtureRepository } from '../support/fixtures';
 import { startInstantStub } from '../support/instant-stub';
 
-describe('gRPC client: receive window', function () {
-  it('offers HTTP/2 default windows (64 KiB), per stream and for the connection', async () => {
-    const seen: { stream?: number; connection?: number } = {};
-    const server = http2.createServer();
-    server.on('stream', (stream, _headers) => {
-      const session = stream.session!;
-      seen.stream = session.remoteSettings.initialWindowSize;
-      seen.connection = session.state.remoteWindowSize;
+/**
+ * A node:http2 server for the window tests: reads each request whole, then answers with
+ * `reply` and calls onReplyStart, recording the receive window the client offered
+ * (SETTINGS_INITIAL_WINDOW_SIZE) when each request's first byte arrived.
+ */
+async function windowServer(
+  replyBytes: number,
+  onReplyStart: () => void = () => undefined,
+): Promise<{
+  port: number;
+  windowAtUpload: number[];
+  windowAtReply: number[];
+  close: () => Promise<void>;
+}> {
+  const out = new Uint8Array(replyBytes).fill(7);
+  const reply = encodeInferResponseFrame({
+    model_name: 'm',
+    model_version: '1',
+    id: '',
+    outputs: [{ name: 'y', datatype: 'UINT8', shape: [out.length] }],
+    raw_output_contents: [out],
+  })!;
+  const windowAtUpload: number[] = [];
+  const windowAtReply: number[] = [];
+  const server = http2.createServer({ settings: { initialWindowSize: 16 * 1024 * 1024 } });
+  const sockets = new Set<Socket>();
+  server.on('connection', (socket: Socket) => sockets.add(socket));
+  server.on('session', (session) =>
+    session.on('connect', () => session.setLocalWindowSize(16 * 1024 * 1024)),
+  );
+  server.on('stream', (stream) => {
+    const session = stream.session!;
+    let first = true;
+    stream.on('data', () => {
+      if (first) windowAtUpload.push(session.remoteSettings.initialWindowSize!);
+      first = false;
+    });
+    stream.on('end', () => {
       stream.respond(
         { ':status': 200, 'content-type': 'application/grpc' },
         { waitForTrailers: true },
       );
-      stream.on('wantTrailers', () =>
-        stream.sendTrailers({ 'grpc-status': '12', 'grpc-message': 'x' }),
-      );
-      stream.end();
+      stream.on('wantTrailers', () => stream.sendTrailers({ 'grpc-status': '0' }));
+      // The client widens its window once its upload has left: give its SETTINGS a moment.
+      setTimeout(() => {
+        windowAtReply.push(session.remoteSettings.initialWindowSize!);
+        for (const c of reply.chunks) stream.write(c);
+        stream.end();
+        onReplyStart();
+      }, 20);
     });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    const client = new GrpcClient({
-      host: '127.0.0.1',
-      port: (server.address() as AddressInfo).port,
-    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    port: (server.address() as AddressInfo).port,
+    windowAtUpload,
+    windowAtReply,
+    close: async () => {
+      for (const socket of sockets) socket.destroy(); // a stuck session never closes by itself
+      await new Promise<void>((r) => server.close(() => r()));
+    },
+  };
+}
+
+function uint8Request(bytes: number): InferRequest {
+  const data = new Uint8Array(bytes).fill(3);
+  return { model: 'm', inputs: [{ name: 'x', datatype: 'UINT8', shape: [data.length], data }] };
+}
+
+describe('gRPC client: receive window', function () {
+  this.timeout(60000);
+
+  it('offers 64 KiB per stream while it uploads and 16 MiB while it only reads', async () => {
+    const server = await windowServer(4 * 1024 * 1024);
+    const client = new GrpcClient({ host: '127.0.0.1', port: server.port });
     try {
-      await client.serverLive({ timeoutMs: 5000 }).catch(() => undefined);
-      assert.equal(seen.stream, 65535);
-      assert.ok(
-        seen.connection !== undefined && seen.connection <= 65535,
-        `connection window ${seen.connection}`,
-      );
+      for (let i = 0; i < 3; i++) {
+        const res = await client.infer(uint8Request(4 * 1024 * 1024), { timeoutMs: 20000 });
+        assert.equal(res.outputs[0]!.shape[0], 4 * 1024 * 1024);
+        res.release?.();
+      }
+      assert.deepEqual(server.windowAtUpload, [65535, 65535, 65535]);
+      assert.deepEqual(server.windowAtReply, [16 << 20, 16 << 20, 16 << 20]);
     } finally {
       await client.close();
-      await new Promise<void>((r) => server.close(() => r()));
+      await server.close();
+    }
+  });
+
+  it('a second upload starts while a 16 MB reply runs on the wide window: both complete', async () => {
+    // The second upload must wait until the server has taken the narrow window back:
+    // written at once, it and the server's 16 MB reply each wait for the other end to read.
+    const ref: { client?: GrpcClient } = {};
+    const second: Promise<unknown>[] = [];
+    const server = await windowServer(16 * 1024 * 1024, () => {
+      if (second.length === 0) {
+        second.push(ref.client!.infer(uint8Request(16 * 1024 * 1024), { timeoutMs: 20000 }));
+      }
+    });
+    const client = new GrpcClient({ host: '127.0.0.1', port: server.port });
+    ref.client = client;
+    try {
+      const first = await client.infer(uint8Request(16 * 1024 * 1024), { timeoutMs: 20000 });
+      first.release?.();
+      assert.equal(second.length, 1);
+      const res = (await second[0]) as Awaited<ReturnType<GrpcClient['infer']>>;
+      assert.equal(res.outputs[0]!.shape[0], 16 * 1024 * 1024);
+      res.release?.();
+      assert.deepEqual(server.windowAtUpload, [65535, 65535]);
+    } finally {
+      await client.close();
+      await server.close();
     }
   });
 });
