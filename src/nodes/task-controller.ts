@@ -46,6 +46,11 @@ interface Job {
   ahead?: Promise<Prepared>;
   /** Set when its turn has come (the worker runs it). */
   started?: boolean;
+  /**
+   * Its retries (msg.retries), counted both in its turn and in the work done ahead of it;
+   * each one also goes into the node's total at once.
+   */
+  tally: RetryTally;
 }
 
 /** What a message needs before its request: checked settings and, for one image, its tensor. */
@@ -147,7 +152,8 @@ export class TaskController {
       // While requests are at the server, the next messages' decode and pre-processing run
       // (at most Concurrency of them); each message still fails or answers in its turn.
       (job) => {
-        job.ahead = this.prepareJob(job.msg, this.abort.signal);
+        // Counted on the job's own tally, not on whatever message's work is running now.
+        job.ahead = countRetries(job.tally, () => this.prepareJob(job.msg, this.abort.signal));
         const finished = (): void => {
           if (!job.started) this.preparedAhead++;
         };
@@ -219,8 +225,9 @@ export class TaskController {
 
   /** The node's input handler: never throws, every message ends through done. */
   input(msg: NodeMessage, send: SendFunction, done: DoneFunction): void {
+    const job: Job = { msg, send, done, tally: this.newTally() };
     if (this.stream.mode === 'all') {
-      this.queue.push({ msg, send, done });
+      this.queue.push(job);
       return;
     }
     const key = this.streamKey(msg);
@@ -229,7 +236,24 @@ export class TaskController {
       done();
       return;
     }
-    this.queue.push({ msg, send, done }, key);
+    this.queue.push(job, key);
+  }
+
+  /** A message's retry tally: each retry counts on the message and, at once, in the node's total. */
+  private newTally(): RetryTally {
+    let mine = 0;
+    const addToTotal = (n: number): void => {
+      this.retryTotal += n;
+    };
+    return {
+      get retries(): number {
+        return mine;
+      },
+      set retries(n: number) {
+        addToTotal(n - mine);
+        mine = n;
+      },
+    };
   }
 
   /** Stream-mode counters: frames replaced in the queue, frames skipped (every Nth). */
@@ -349,26 +373,14 @@ export class TaskController {
 
   /**
    * One message, its retries counted: msg.retries says how many requests were sent again
-   * for it (only when some were), on its result or on the message a Catch node gets.
+   * for it, in its turn or ahead of it (only when some were), on its result or on the
+   * message a Catch node gets.
    */
   private async handle(job: Job, signal: AbortSignal): Promise<void> {
-    const { msg, send, done } = job;
+    const { msg, send, done, tally } = job;
     job.started = true;
-    // Each retry counts on the message and, at once, in the node's total (the status after
-    // the result shows it).
-    let mine = 0;
-    const addToTotal = (n: number): void => {
-      this.retryTotal += n;
-    };
-    const tally: RetryTally = {
-      get retries(): number {
-        return mine;
-      },
-      set retries(n: number) {
-        addToTotal(n - mine);
-        mine = n;
-      },
-    };
+    // The job's tally already holds the retries of its work done ahead (if any); the
+    // node's total took each one as it happened (the status after the result shows it).
     const stamp = (m: NodeMessage): void => {
       if (tally.retries > 0) m.retries = tally.retries;
       else delete m.retries;

@@ -17,10 +17,17 @@ import { buildFixtureRepository, fixtureImage } from '../support/fixtures';
 import { ALL_NODES, SMALL_MODELS, helper, isStatus, statusOf, taskFlow } from '../support/flows';
 import { startServe, type ServeHandle } from '../support/serve';
 
-/** A proxy that passes everything, but holds inference replies while `holding`. */
+/**
+ * A proxy that passes everything, but holds inference replies while `holding`, and answers
+ * 503 (a KServe JSON error, as a busy gateway does) to the next `refuse.left` GETs of one
+ * model's metadata or config (/v2/models/<model>, /v2/models/<model>/config...).
+ */
 interface GateProxy {
   port: number;
   holding: boolean;
+  refuse: { model: string; left: number } | undefined;
+  /** 503s given to those GETs so far. */
+  refused: number;
   /** Inference requests that reached the proxy. */
   inferRequests: number;
   /** Replies held back so far. */
@@ -36,6 +43,22 @@ async function startGateProxy(targetPort: number): Promise<GateProxy> {
   const server = http.createServer((req, res) => {
     const isInfer = req.method === 'POST' && /\/infer$/.test(req.url ?? '');
     if (isInfer) gate.inferRequests++;
+    const refuse = gate.refuse;
+    const modelPath = refuse && `/v2/models/${refuse.model}`;
+    if (
+      refuse &&
+      refuse.left > 0 &&
+      req.method === 'GET' &&
+      (req.url === modelPath || req.url?.startsWith(`${modelPath}/`))
+    ) {
+      refuse.left--;
+      gate.refused++;
+      req.resume();
+      res
+        .writeHead(503, { 'content-type': 'application/json' })
+        .end(JSON.stringify({ error: 'server is busy' }));
+      return;
+    }
     const upstream = http.request(
       {
         host: '127.0.0.1',
@@ -70,6 +93,8 @@ async function startGateProxy(targetPort: number): Promise<GateProxy> {
   const gate: GateProxy = {
     port: (server.address() as net.AddressInfo).port,
     holding: false,
+    refuse: undefined,
+    refused: 0,
     inferRequests: 0,
     held: 0,
     open() {
@@ -159,9 +184,19 @@ describe('task nodes: the next messages are prepared while a request is at the s
   const notImage = Buffer.from('this is not an image at all, just some text');
   const truncated = bus.subarray(0, 2000);
   const singles = new Map<Buffer, unknown>();
+  const TWIN = 'yolov8n_twin';
 
   before(async () => {
-    repo = buildFixtureRepository(SMALL_MODELS.filter((m) => m.name === 'yolov8n'));
+    // The same model twice, under another name too: a message that names the second one
+    // (msg.triton.model) needs its profile read before its first request.
+    const yolo = SMALL_MODELS.find((m) => m.name === 'yolov8n')!;
+    const twin = {
+      ...yolo,
+      name: TWIN,
+      config: yolo.config.replace('name: "yolov8n"', `name: "${TWIN}"`),
+    };
+    assert.notEqual(twin.config, yolo.config);
+    repo = buildFixtureRepository([yolo, twin]);
     serve = await startServe({ repository: repo, extraArgs: ['--intra-op-threads', '1'] });
     gate = await startGateProxy(serve.httpPort);
   });
@@ -171,6 +206,7 @@ describe('task nodes: the next messages are prepared while a request is at the s
     fs.rmSync(repo, { recursive: true, force: true });
   });
   afterEach(async () => {
+    gate.refuse = undefined;
     gate.open();
     await helper.unload();
   });
@@ -232,6 +268,44 @@ describe('task nodes: the next messages are prepared while a request is at the s
       received: 2,
       answered: 2,
       dropped: 0,
+    });
+  });
+
+  it('retries made while a message is prepared ahead count on that message and in the node’s total', async () => {
+    const controller = await deploy();
+    const expected = (await alone(chelsea)) as TaskResult;
+    const retriesBefore = controller.retries;
+    const rec = recorder();
+    gate.holding = true;
+    // The gateway is busy twice when the second message's model profile is first read.
+    const busy = 2;
+    gate.refuse = { model: TWIN, left: busy };
+    const refusedBefore = gate.refused;
+    // An upstream node's msg.retries is not kept on either.
+    helper.getNode('detect').receive({ payload: bus, tag: 'a', retries: 7 });
+    helper
+      .getNode('detect')
+      .receive({ payload: chelsea, tag: 'b', retries: 7, triton: { model: TWIN } });
+    // The first reply is held, so the second message's profile (and its two 503s) is read
+    // while it is prepared ahead, outside its turn.
+    await until(() => gate.held === 1 && controller.preparedAhead === 1);
+    assert.equal(gate.refused - refusedBefore, busy, 'the 503s were given during the look-ahead');
+    assert.equal(rec.events.length, 0);
+    gate.open();
+    await until(() => rec.events.length === 2);
+    rec.stop();
+    assert.deepEqual(
+      rec.events.map((e) => `${e.kind} ${e.tag}`),
+      ['out a', 'out b'],
+    );
+    const [a, b] = rec.events.map((e) => e.msg);
+    assert.equal(a!.retries, undefined, 'the first message needed no retry');
+    assert.equal(b!.retries, busy, 'one retry per 503, made ahead of its turn');
+    assert.equal(controller.retries - retriesBefore, busy, 'the node’s total has them too');
+    // The twin is the same model file and config: the same answer, under its own name.
+    assert.deepEqual(stable(b!.payload), {
+      ...expected,
+      model: { ...expected.model, name: TWIN },
     });
   });
 
