@@ -479,6 +479,31 @@ describe('editor (headless Chromium against a live Node-RED)', function () {
             },
           );
         if (cleared) return;
+        // Say what the page looked like, so that a run that needed this can be read later.
+        const seen = await page.evaluate((el) => {
+          type El = {
+            id: string;
+            value: string;
+            isConnected: boolean;
+            getAttribute(a: string): string | null;
+          };
+          const e = el as unknown as El;
+          const g = globalThis as unknown as {
+            document: { querySelectorAll(s: string): { length: number } };
+            $: { _data(el: unknown, what: string): Record<string, unknown[]> | undefined };
+          };
+          const events = g.$._data(e, 'events') ?? {};
+          return JSON.stringify({
+            id: e.id,
+            value: e.value,
+            sameId: g.document.querySelectorAll(`[id="${e.id}"]`).length,
+            handlers: Object.keys(events).map((k) => `${k}:${events[k]!.length}`),
+            trays: g.document.querySelectorAll('.red-ui-tray').length,
+            connected: e.isConnected,
+            skipValidation: e.getAttribute('skipValidation'),
+          });
+        }, handle);
+        console.warn(`      accepts(): the red border stayed (attempt ${attempt + 1}): ${seen}`);
       }
     }
 
