@@ -17,6 +17,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import sharp from 'sharp';
+import { loadAverage, median } from './stats';
 import { loadKserveProto, encodeInferRequest as grpcEncode } from '../src/protocol/grpc-codec';
 import { encodeInferRequest as httpEncode } from '../src/protocol/http-codec';
 import { createClient } from '../src/client/index';
@@ -31,13 +32,6 @@ import { startServe } from '../test/support/serve';
 const N = Number(process.env.BENCH_N ?? 20);
 const WARMUP = 4;
 const MODELS = { detect: 'yolov8n', segment: 'yolov8n_seg' } as const;
-
-function median(xs: number[]): number {
-  if (xs.length === 0) return NaN;
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
 
 async function images(): Promise<Record<string, Buffer>> {
   const bus = fs.readFileSync(fixtureImage('bus.jpg'));
@@ -326,10 +320,7 @@ function table(head: string[], rows: string[][]): void {
 
 async function parent(parts: string[]): Promise<void> {
   console.log(
-    `machine: ${os.cpus().length} cores (${os.cpus()[0]?.model ?? '?'}), load average at start ${os
-      .loadavg()
-      .map((l) => l.toFixed(1))
-      .join(' ')}; ${N} timed runs per row (median), ${WARMUP} warm-up`,
+    `machine: ${os.cpus().length} cores (${os.cpus()[0]?.model ?? '?'}), load average at start ${loadAverage()}; ${N} timed runs per row (median), ${WARMUP} warm-up`,
   );
   const rss: Line[] = [];
   if (parts.includes('stages')) {
@@ -417,12 +408,7 @@ async function parent(parts: string[]): Promise<void> {
       rss.map((r) => [String(r.run), f(r.client, 0), f(r.server, 0)]),
     );
   }
-  console.log(
-    `load average at end ${os
-      .loadavg()
-      .map((l) => l.toFixed(1))
-      .join(' ')}`,
-  );
+  console.log(`load average at end ${loadAverage()}`);
 }
 
 async function main(): Promise<void> {

@@ -13,7 +13,6 @@
  *
  *   node --require tsx/cjs bench/grpc-options.ts
  */
-import * as os from 'node:os';
 import * as grpc from '@grpc/grpc-js';
 import { ReplyBufferPool } from '../src/client/buffer-pool';
 import { GrpcClient } from '../src/client/grpc';
@@ -29,6 +28,7 @@ import type { InferRequest } from '../src/protocol/types';
 import { largeAllocations } from '../test/support/allocations';
 import { FIXTURE_REPOSITORY, buildFixtureRepository } from '../test/support/fixtures';
 import { startInstantStub } from '../test/support/instant-stub';
+import { loadAverage } from './stats';
 import { seededValues } from '../test/support/ort';
 
 const N = Number(process.env.BENCH_N ?? 40);
@@ -132,12 +132,7 @@ async function main(): Promise<void> {
   const head = ['option', 'CPU ms/call', 'wall ms/call', 'allocs ≥256K/call', 'MB allocated/call'];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   for (const r of [head, ...rows]) console.log(r.map((c, i) => c.padEnd(widths[i]!)).join('  '));
-  console.log(
-    `load average ${os
-      .loadavg()
-      .map((l) => l.toFixed(1))
-      .join(' ')}`,
-  );
+  console.log(`load average ${loadAverage()}`);
 }
 
 main().then(

@@ -18,9 +18,9 @@
  */
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import sharp from 'sharp';
+import { loadAverage, median } from './stats';
 import { createClient } from '../src/client/index';
 import type { InferenceClient, Tensor } from '../src/protocol/types';
 import { prepareInput } from '../src/vision/image';
@@ -47,18 +47,6 @@ function processCpuMs(pid: number): number {
   const stime = Number(fields[12]);
   return ((utime + stime) * 1000) / TICKS_PER_SECOND;
 }
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
-
-const loadavg = (): string =>
-  os
-    .loadavg()
-    .map((l) => l.toFixed(1))
-    .join(' ');
 
 interface Row {
   serverCpuMs: number;
@@ -161,7 +149,7 @@ async function main(): Promise<void> {
       }),
     );
     for (let round = 1; round <= ROUNDS; round++) {
-      loads.push(`round ${round} start: ${loadavg()}`);
+      loads.push(`round ${round} start: ${loadAverage()}`);
       // Alternate the order, so neither tree always runs first in a round.
       const order = round % 2 ? pairs : [...pairs].reverse();
       for (const p of order) {
@@ -177,7 +165,7 @@ async function main(): Promise<void> {
         }
       }
     }
-    loads.push(`end: ${loadavg()}`);
+    loads.push(`end: ${loadAverage()}`);
   } finally {
     await Promise.allSettled(clients.map((c) => c.close()));
     await Promise.allSettled(stubs.map((s) => s.stop()));

@@ -20,10 +20,10 @@
  */
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { PerformanceObserver, constants } from 'node:perf_hooks';
 import sharp from 'sharp';
+import { loadAverage, median } from './stats';
 import { startInstantStub } from '../test/support/instant-stub';
 
 const ROOT = path.resolve(__dirname, '..');
@@ -34,19 +34,6 @@ const NODE_N = Number(process.env.BENCH_NODE_N ?? 60);
 interface Line {
   [k: string]: number | string;
 }
-
-function median(xs: number[]): number {
-  if (xs.length === 0) return NaN;
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
-
-const loadavg = (): string =>
-  os
-    .loadavg()
-    .map((l) => l.toFixed(1))
-    .join(' ');
 
 /** CPU ms (all threads) and major GCs over `fn`. */
 async function measure(
@@ -215,7 +202,7 @@ async function parent(): Promise<void> {
   const loads: string[] = [];
   try {
     for (let round = 1; round <= ROUNDS; round++) {
-      loads.push(`round ${round} start: ${loadavg()}`);
+      loads.push(`round ${round} start: ${loadAverage()}`);
       add('floor', child(ROOT, ['floor', jpegPath]));
       for (const [label, tree] of trees) {
         for (const t of ['grpc', 'http']) {
@@ -233,7 +220,7 @@ async function parent(): Promise<void> {
         );
       }
     }
-    loads.push(`end: ${loadavg()}`);
+    loads.push(`end: ${loadAverage()}`);
   } finally {
     await stub.stop();
     fs.rmSync(repo, { recursive: true, force: true });
