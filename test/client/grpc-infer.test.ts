@@ -25,6 +25,7 @@ import type { Tensor } from '../../src/protocol/types';
 import { startGrpcFrontend, type GrpcFrontend } from '../../src/server/grpc-frontend';
 import { FIXTURE_REPOSITORY, buildFixtureRepository, fixtureModel } from '../support/fixtures';
 import { releaseOnnxSessions, runOnnx, sameBits, seededValues } from '../support/ort';
+import { GUARD_REFUSAL, startGuardedFrontend } from '../support/grpc-guard';
 import { TLS_SERVER_NAME, grpcServerCredentials, makeSelfSignedCert } from '../support/tls';
 
 const infer = () => loadKserveProto().service.ModelInfer!;
@@ -359,40 +360,17 @@ describe('gRPC ModelInfer on node:http2 over loopback', function () {
   });
 
   it('sends the configured headers as metadata with ModelInfer', async () => {
-    const seen: string[] = [];
-    const auth: grpc.ServerInterceptor = (_method, call) =>
-      new grpc.ServerInterceptingCall(call, {
-        start: (next) => {
-          next({
-            onReceiveMetadata: (md, mdNext) => {
-              seen.push(`${md.get('authorization')[0]}|${md.get('x-flow')[0]}`);
-              if (md.get('authorization')[0] !== 'Bearer s3cret') {
-                call.sendStatus({ code: grpc.status.UNAUTHENTICATED, details: 'no token' });
-                return;
-              }
-              mdNext(md);
-            },
-          });
-        },
-      });
-    const guarded = await startGrpcFrontend(backend, { port: 0, interceptors: [auth] });
-    const withToken = new GrpcClient({
-      port: guarded.port,
-      headers: { Authorization: 'Bearer s3cret', 'x-flow': 'f1' },
-    });
-    const without = new GrpcClient({ port: guarded.port });
+    const { withToken, without, seen, close } = await startGuardedFrontend(backend);
     try {
       const res = await withToken.infer({ model: 'mobilenetv2', inputs: [input] });
       assert.ok(sameBits(res.outputs[0]!.data as Float32Array, expected));
       await assert.rejects(without.infer({ model: 'mobilenetv2', inputs: [input] }), {
         code: 'UNAUTHORIZED',
-        message: /no token/,
+        message: new RegExp(GUARD_REFUSAL),
       });
       assert.deepEqual(seen, ['Bearer s3cret|f1', 'undefined|undefined']);
     } finally {
-      await withToken.close();
-      await without.close();
-      await guarded.close();
+      await close();
     }
   });
 

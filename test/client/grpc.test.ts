@@ -33,6 +33,7 @@ import type { ModelConfig, Tensor } from '../../src/protocol/types';
 import { startGrpcFrontend, type GrpcFrontend } from '../../src/server/grpc-frontend';
 import { FIXTURE_REPOSITORY, buildFixtureRepository, fixtureModel } from '../support/fixtures';
 import { asHalfValues, releaseOnnxSessions, runOnnx, sameBits, seededValues } from '../support/ort';
+import { GUARD_REFUSAL, startGuardedFrontend } from '../support/grpc-guard';
 import { TLS_SERVER_NAME, grpcServerCredentials, makeSelfSignedCert } from '../support/tls';
 
 /** Serialises and parses `obj` with the real protobuf code for `method`'s request. */
@@ -536,45 +537,18 @@ describe('gRPC client and frontend over loopback', function () {
   });
 
   it('sends the configured headers as metadata on every call', async () => {
-    const seen: string[] = [];
-    // Demands a bearer token, as an authenticating proxy in front of Triton would.
-    const auth: grpc.ServerInterceptor = (_method, call) =>
-      new grpc.ServerInterceptingCall(call, {
-        start: (next) => {
-          next({
-            onReceiveMetadata: (md, mdNext) => {
-              seen.push(`${md.get('authorization')[0]}|${md.get('x-flow')[0]}`);
-              if (md.get('authorization')[0] !== 'Bearer s3cret') {
-                call.sendStatus({
-                  code: grpc.status.UNAUTHENTICATED,
-                  details: 'missing or wrong bearer token',
-                });
-                return;
-              }
-              mdNext(md);
-            },
-          });
-        },
-      });
-    const guarded = await startGrpcFrontend(backend, { port: 0, interceptors: [auth] });
-    const withToken = new GrpcClient({
-      port: guarded.port,
-      headers: { Authorization: 'Bearer s3cret', 'x-flow': 'f1' },
-    });
-    const without = new GrpcClient({ port: guarded.port });
+    const { withToken, without, seen, close } = await startGuardedFrontend(backend);
     try {
       assert.equal(await withToken.serverLive(), true);
       assert.equal(await withToken.modelReady('mobilenetv2'), true);
       await assert.rejects(without.serverLive(), (err: Error & { code?: string }) => {
         assert.equal(err.code, 'UNAUTHORIZED', err.message);
-        assert.match(err.message, /bearer token/);
+        assert.match(err.message, new RegExp(GUARD_REFUSAL));
         return true;
       });
       assert.deepEqual(seen, ['Bearer s3cret|f1', 'Bearer s3cret|f1', 'undefined|undefined']);
     } finally {
-      await withToken.close();
-      await without.close();
-      await guarded.close();
+      await close();
     }
   });
 
