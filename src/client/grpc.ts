@@ -203,9 +203,18 @@ export class GrpcClient implements InferenceClient {
     const details = { endpoint: this.endpoint, ...(model !== undefined ? { model } : {}) };
     this.refuseIfClosedOrCancelled(what, details, opts);
     const def = loadKserveProto().service[method]!;
+    let frame: Buffer;
+    try {
+      frame = frameMessage(def.requestSerialize(request));
+    } catch (err) {
+      throw new TritonError('INVALID_ARGUMENT', `${what}: ${(err as Error).message}`, {
+        ...details,
+        cause: err,
+      });
+    }
     const reader = await this.unary(
       def.path,
-      [frameMessage(def.requestSerialize(request))],
+      [frame],
       new MessageReader(this.maxMessageBytes),
       what,
       opts,
