@@ -13,11 +13,11 @@
  *   npm run bench -- e2e                 everything
  *   node --require tsx/cjs bench/e2e.ts stages|throughput  one part
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
-import * as path from 'node:path';
 import sharp from 'sharp';
+import { loadAverage, median } from './stats';
 import { loadKserveProto, encodeInferRequest as grpcEncode } from '../src/protocol/grpc-codec';
 import { encodeInferRequest as httpEncode } from '../src/protocol/http-codec';
 import { createClient } from '../src/client/index';
@@ -26,17 +26,12 @@ import type { InferRequest, InferenceClient, ModelStatistics } from '../src/prot
 import { prepareInput } from '../src/vision/image';
 import { resolveProfile, runTask } from '../src/vision/pipeline';
 import { buildFixtureRepository, fixtureImage } from '../test/support/fixtures';
+import { startInstantStub } from '../test/support/instant-stub';
+import { startServe } from '../test/support/serve';
 
 const N = Number(process.env.BENCH_N ?? 20);
 const WARMUP = 4;
 const MODELS = { detect: 'yolov8n', segment: 'yolov8n_seg' } as const;
-
-function median(xs: number[]): number {
-  if (xs.length === 0) return NaN;
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
 
 async function images(): Promise<Record<string, Buffer>> {
   const bus = fs.readFileSync(fixtureImage('bus.jpg'));
@@ -65,62 +60,21 @@ interface Child {
   stop(): Promise<void>;
 }
 
-/** Starts a server script (serve.ts or the stub) and reads its ports. */
-function startChild(args: string[], ready: RegExp): Promise<Child> {
-  // BENCH_SERVER_NODE_ARGS, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`, profiles the server.
-  const nodeArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean);
-  const proc = spawn(
-    process.execPath,
-    [...nodeArgs, '--require', require.resolve('tsx/cjs'), ...args],
-    {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
-  let out = '';
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start: ${out}`)), 120000);
-    const onData = (d: Buffer): void => {
-      out += d.toString();
-      const http = /HTTP service at http:\/\/[^:]+:(\d+)|http=(\d+)/.exec(out);
-      const grpc = /gRPC service at [^:]+:(\d+)|grpc=(\d+)/.exec(out);
-      if (ready.test(out) && http && grpc) {
-        clearTimeout(timer);
-        proc.stdout.off('data', onData);
-        resolve({
-          pid: proc.pid!,
-          httpPort: Number(http[1] ?? http[2]),
-          grpcPort: Number(grpc[1] ?? grpc[2]),
-          stop: () =>
-            new Promise<void>((done) => {
-              proc.once('exit', () => done());
-              proc.kill('SIGTERM');
-            }),
-        });
-      }
-    };
-    proc.stdout.on('data', onData);
-    proc.stderr.on('data', (d: Buffer) => (out += d.toString()));
-    proc.once('exit', (code) => reject(new Error(`server exited (${code}): ${out}`)));
+/** BENCH_SERVER_NODE_ARGS, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`, profiles the server. */
+const SERVER_NODE_ARGS = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean);
+
+async function startServeChild(repo: string): Promise<Child> {
+  const s = await startServe({
+    repository: repo,
+    nodeArgs: SERVER_NODE_ARGS,
+    readyTimeoutMs: 120000,
   });
+  return { pid: s.proc.pid!, httpPort: s.httpPort, grpcPort: s.grpcPort, stop: s.stop };
 }
 
-function startServeChild(repo: string): Promise<Child> {
-  return startChild(
-    [
-      path.join(__dirname, '..', 'src', 'serve.ts'),
-      '--model-repository',
-      repo,
-      '--http-port',
-      '0',
-      '--grpc-port',
-      '0',
-    ],
-    /gRPC service at/,
-  );
-}
-
-function startStubChild(repo: string, model: string): Promise<Child> {
-  return startChild([path.join(__dirname, 'stub-server.ts'), repo, model], /ready http=/);
+async function startStubChild(repo: string, model: string): Promise<Child> {
+  const s = await startInstantStub(repo, { model, nodeArgs: SERVER_NODE_ARGS });
+  return { pid: s.proc.pid!, httpPort: s.http, grpcPort: s.grpc, stop: s.stop };
 }
 
 function clientFor(transport: string, repo: string, server?: Child): InferenceClient {
@@ -366,10 +320,7 @@ function table(head: string[], rows: string[][]): void {
 
 async function parent(parts: string[]): Promise<void> {
   console.log(
-    `machine: ${os.cpus().length} cores (${os.cpus()[0]?.model ?? '?'}), load average at start ${os
-      .loadavg()
-      .map((l) => l.toFixed(1))
-      .join(' ')}; ${N} timed runs per row (median), ${WARMUP} warm-up`,
+    `machine: ${os.cpus().length} cores (${os.cpus()[0]?.model ?? '?'}), load average at start ${loadAverage()}; ${N} timed runs per row (median), ${WARMUP} warm-up`,
   );
   const rss: Line[] = [];
   if (parts.includes('stages')) {
@@ -457,12 +408,7 @@ async function parent(parts: string[]): Promise<void> {
       rss.map((r) => [String(r.run), f(r.client, 0), f(r.server, 0)]),
     );
   }
-  console.log(
-    `load average at end ${os
-      .loadavg()
-      .map((l) => l.toFixed(1))
-      .join(' ')}`,
-  );
+  console.log(`load average at end ${loadAverage()}`);
 }
 
 async function main(): Promise<void> {

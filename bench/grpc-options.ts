@@ -13,9 +13,6 @@
  *
  *   node --require tsx/cjs bench/grpc-options.ts
  */
-import { spawn } from 'node:child_process';
-import * as os from 'node:os';
-import * as path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { ReplyBufferPool } from '../src/client/buffer-pool';
 import { GrpcClient } from '../src/client/grpc';
@@ -30,32 +27,11 @@ import {
 import type { InferRequest } from '../src/protocol/types';
 import { largeAllocations } from '../test/support/allocations';
 import { FIXTURE_REPOSITORY, buildFixtureRepository } from '../test/support/fixtures';
+import { startInstantStub } from '../test/support/instant-stub';
+import { loadAverage } from './stats';
 import { seededValues } from '../test/support/ort';
 
 const N = Number(process.env.BENCH_N ?? 40);
-
-async function startStub(repo: string): Promise<{ port: number; stop(): void }> {
-  const proc = spawn(
-    process.execPath,
-    [
-      '--require',
-      require.resolve('tsx/cjs'),
-      path.join(__dirname, 'stub-server.ts'),
-      repo,
-      'yolov8n',
-    ],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
-  );
-  const port = await new Promise<number>((resolve) => {
-    let out = '';
-    proc.stdout.on('data', (d: Buffer) => {
-      out += d.toString();
-      const m = /grpc=(\d+)/.exec(out);
-      if (m) resolve(Number(m[1]));
-    });
-  });
-  return { port, stop: () => proc.kill('SIGTERM') };
-}
 
 type Call = () => Promise<void>;
 
@@ -119,7 +95,7 @@ async function run(name: string, call: Call): Promise<string[]> {
 
 async function main(): Promise<void> {
   const repo = buildFixtureRepository(FIXTURE_REPOSITORY.filter((m) => m.name === 'yolov8n'));
-  const stub = await startStub(repo);
+  const stub = await startInstantStub(repo);
   const request: InferRequest = {
     model: 'yolov8n',
     inputs: [
@@ -136,13 +112,13 @@ async function main(): Promise<void> {
   try {
     // Two interleaved rounds.
     for (let round = 0; round < 2; round++) {
-      const plain = grpcJs(stub.port, request, false);
+      const plain = grpcJs(stub.grpc, request, false);
       rows.push(await run('grpc-js + proto-loader', plain.call));
       plain.close();
-      const custom = grpcJs(stub.port, request, true);
+      const custom = grpcJs(stub.grpc, request, true);
       rows.push(await run('grpc-js + our (de)serialize', custom.call));
       custom.close();
-      const h2 = new GrpcClient({ port: stub.port });
+      const h2 = new GrpcClient({ port: stub.grpc });
       rows.push(
         await run('node:http2 + our codec', async () => {
           (await h2.infer(request)).release?.();
@@ -151,17 +127,12 @@ async function main(): Promise<void> {
       await h2.close();
     }
   } finally {
-    stub.stop();
+    await stub.stop();
   }
   const head = ['option', 'CPU ms/call', 'wall ms/call', 'allocs ≥256K/call', 'MB allocated/call'];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   for (const r of [head, ...rows]) console.log(r.map((c, i) => c.padEnd(widths[i]!)).join('  '));
-  console.log(
-    `load average ${os
-      .loadavg()
-      .map((l) => l.toFixed(1))
-      .join(' ')}`,
-  );
+  console.log(`load average ${loadAverage()}`);
 }
 
 main().then(

@@ -5,14 +5,13 @@
  *
  *   npx tsx bench/node-vs-bare.ts [grpc|http] [rounds]
  */
-import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as path from 'node:path';
 import sharp from 'sharp';
 import { createClient } from '../src/client';
 import { runTask } from '../src/vision/pipeline';
 import { buildFixtureRepository, fixtureImage } from '../test/support/fixtures';
 import * as flows from '../test/support/flows';
+import { startInstantStub } from '../test/support/instant-stub';
 
 const transport = (process.argv[2] ?? 'grpc') as 'grpc' | 'http';
 const ROUNDS = Number(process.argv[3] ?? 4);
@@ -25,26 +24,7 @@ function median(xs: number[]): number {
 
 async function main(): Promise<void> {
   const repo = buildFixtureRepository();
-  const proc = spawn(
-    process.execPath,
-    [
-      '--require',
-      require.resolve('tsx/cjs'),
-      path.join(__dirname, 'stub-server.ts'),
-      repo,
-      'yolov8n',
-    ],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
-  );
-  const ports = await new Promise<{ http: number; grpc: number }>((resolve, reject) => {
-    let out = '';
-    proc.stdout.on('data', (d: Buffer) => {
-      out += d.toString();
-      const m = /ready http=(\d+) grpc=(\d+)/.exec(out);
-      if (m) resolve({ http: Number(m[1]), grpc: Number(m[2]) });
-    });
-    proc.once('exit', (c) => reject(new Error(`stub exited ${c}`)));
-  });
+  const stub = await startInstantStub(repo);
   const jpeg = await sharp(fs.readFileSync(fixtureImage('bus.jpg')))
     .resize(1920, 1080, { fit: 'cover' })
     .jpeg({ quality: 90 })
@@ -52,14 +32,14 @@ async function main(): Promise<void> {
   const client = createClient({
     mode: transport,
     host: '127.0.0.1',
-    port: transport === 'grpc' ? ports.grpc : ports.http,
+    port: transport === 'grpc' ? stub.grpc : stub.http,
   });
   try {
     await flows.helper.load(
       flows.ALL_NODES,
       flows.taskFlow(
         'triton-detect',
-        { mode: transport, httpPort: ports.http, grpcPort: ports.grpc },
+        { mode: transport, httpPort: stub.http, grpcPort: stub.grpc },
         { id: 'detect', model: 'yolov8n', concurrency: 1, queueLimit: 100 },
       ),
     );
@@ -88,7 +68,7 @@ async function main(): Promise<void> {
   } finally {
     await flows.helper.unload();
     await client.close();
-    proc.kill('SIGTERM');
+    await stub.stop();
     fs.rmSync(repo, { recursive: true, force: true });
   }
 }

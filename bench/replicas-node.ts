@@ -15,23 +15,12 @@ import * as os from 'node:os';
 import type { NodeMessage, NodeStatus } from '../src/nodes/types';
 import { buildFixtureRepository, fixtureImage } from '../test/support/fixtures';
 import * as flows from '../test/support/flows';
-import { startServe, type ServeHandle } from '../test/support/serve';
+import { ReplicaServers } from './replica-servers';
+import { loadAverage, percentile } from './stats';
 
 const SECONDS = Number(process.argv[2] ?? 8);
 const MODE = (process.argv[3] ?? 'grpc') as 'grpc' | 'http';
 const IN_FLIGHT = Number(process.argv[4] ?? 6);
-
-function percentile(xs: number[], p: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor((s.length * p) / 100))] ?? NaN;
-}
-
-function load(): string {
-  return os
-    .loadavg()
-    .map((x) => x.toFixed(2))
-    .join(' ');
-}
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -97,19 +86,18 @@ class Stream {
 async function main(): Promise<void> {
   const repo = buildFixtureRepository(flows.SMALL_MODELS.filter((m) => m.name === 'yolov8n'));
   const image = fs.readFileSync(fixtureImage('chelsea.png'));
-  const args = ['--intra-op-threads', '1'];
-  const servers: ServeHandle[] = [];
-  for (let i = 0; i < 3; i++) servers.push(await startServe({ repository: repo, extraArgs: args }));
-  const port = (s: ServeHandle): number => (MODE === 'grpc' ? s.grpcPort : s.httpPort);
+  const servers = await ReplicaServers.start(repo, 3);
   const deploy = async (k: number): Promise<void> => {
     const target = {
       mode: MODE,
-      ...(MODE === 'grpc' ? { grpcPort: port(servers[0]!) } : { httpPort: port(servers[0]!) }),
+      ...(MODE === 'grpc'
+        ? { grpcPort: servers.port(0, MODE) }
+        : { httpPort: servers.port(0, MODE) }),
     };
-    const replicas = servers
-      .slice(1, k)
-      .map((s) => `127.0.0.1:${port(s)}`)
-      .join('\n');
+    const replicas = Array.from(
+      { length: k - 1 },
+      (_, i) => `127.0.0.1:${servers.port(i + 1, MODE)}`,
+    ).join('\n');
     await flows.helper.load(
       flows.ALL_NODES,
       flows.taskFlow(
@@ -143,7 +131,7 @@ async function main(): Promise<void> {
         const errors = ends.filter((e) => e.error).length;
         const ms = ends.filter((e) => !e.error).map((e) => e.ms);
         console.log(
-          `${String(k).padStart(8)}  ${(ms.length / seconds).toFixed(1).padStart(6)}  ${percentile(ms, 50).toFixed(0).padStart(6)}  ${percentile(ms, 95).toFixed(0).padStart(6)}  ${String(errors).padStart(6)}  ${load()}`,
+          `${String(k).padStart(8)}  ${(ms.length / seconds).toFixed(1).padStart(6)}  ${percentile(ms, 50).toFixed(0).padStart(6)}  ${percentile(ms, 95).toFixed(0).padStart(6)}  ${String(errors).padStart(6)}  ${loadAverage(2)}`,
         );
       } finally {
         await flows.helper.unload();
@@ -168,15 +156,10 @@ async function main(): Promise<void> {
       const run = stream.start();
       await sleep(2000);
       killedAt = performance.now();
-      await servers[1]!.kill();
+      await servers.kill(1);
       phase = 'down';
       await sleep(2000);
-      servers[1] = await startServe({
-        repository: repo,
-        extraArgs: args,
-        httpPort: servers[1]!.httpPort,
-        grpcPort: servers[1]!.grpcPort,
-      });
+      await servers.restart(1);
       restartedAt = performance.now();
       for (let waited = 0; !upAt && waited < 30000; waited += 50) await sleep(50);
       phase = 'back';
@@ -199,13 +182,13 @@ async function main(): Promise<void> {
         `  status '2/3 up' ${downAt ? `${(downAt - killedAt).toFixed(0)} ms after the kill` : 'never'}; slowest message ending within 1.5 s of it ${Math.max(...around).toFixed(0)} ms (p95 before the kill ${percentile(before, 95).toFixed(0)} ms); retries ${retries} (node total ${flows.helper.getNode('detect').controller!.retries})`,
       );
       console.log(
-        `  status '3/3 up' ${upAt ? `${(upAt - restartedAt).toFixed(0)} ms after the restarted server was ready` : 'NOT within 30 s'}; load average ${load()}`,
+        `  status '3/3 up' ${upAt ? `${(upAt - restartedAt).toFixed(0)} ms after the restarted server was ready` : 'NOT within 30 s'}; load average ${loadAverage(2)}`,
       );
     } finally {
       await flows.helper.unload();
     }
   } finally {
-    await Promise.all(servers.map((s) => s.stop()));
+    await servers.stop();
     fs.rmSync(repo, { recursive: true, force: true });
   }
 }

@@ -16,7 +16,8 @@ import { ReplicaClient } from '../src/client/replicas';
 import type { InferRequest } from '../src/protocol/types';
 import { buildFixtureRepository, FIXTURE_REPOSITORY } from '../test/support/fixtures';
 import { seededValues } from '../test/support/ort';
-import { startServe, type ServeHandle } from '../test/support/serve';
+import { ReplicaServers } from './replica-servers';
+import { loadAverage, percentile } from './stats';
 
 const SECONDS = Number(process.argv[2] ?? 5);
 const MODE = (process.argv[3] ?? 'grpc') as 'grpc' | 'http';
@@ -27,18 +28,6 @@ const INPUTS: Record<string, { name: string; shape: number[] }> = {
   mobilenetv2: { name: 'input', shape: [1, 3, 224, 224] },
   yolov8n: { name: 'images', shape: [1, 3, 640, 640] },
 };
-
-function percentile(xs: number[], p: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor((s.length * p) / 100))] ?? NaN;
-}
-
-function load(): string {
-  return os
-    .loadavg()
-    .map((x) => x.toFixed(2))
-    .join(' ');
-}
 
 /** Keeps `outstanding` calls going until `stop()` says so; returns each call's latency. */
 async function drive(
@@ -75,15 +64,12 @@ async function main(): Promise<void> {
     model: MODEL,
     inputs: [{ name: spec.name, datatype: 'FP32', shape: spec.shape, data: seededValues(n) }],
   };
-  const args = ['--intra-op-threads', '1'];
-  const servers: ServeHandle[] = [];
-  for (let i = 0; i < 3; i++) servers.push(await startServe({ repository: repo, extraArgs: args }));
-  const port = (s: ServeHandle): number => (MODE === 'grpc' ? s.grpcPort : s.httpPort);
+  const replicas = await ReplicaServers.start(repo, 3);
   const clientFor = (k: number, opts = {}): ReplicaClient =>
     new ReplicaClient(
-      servers
-        .slice(0, k)
-        .map((s) => createClient({ mode: MODE, host: '127.0.0.1', port: port(s) })),
+      Array.from({ length: k }, (_, i) =>
+        createClient({ mode: MODE, host: '127.0.0.1', port: replicas.port(i, MODE) }),
+      ),
       { healthIntervalMs: 0, ...opts },
     );
   console.log(
@@ -111,7 +97,7 @@ async function main(): Promise<void> {
             .toFixed(1)
             .padStart(
               6,
-            )}  ${percentile(latencies, 95).toFixed(1).padStart(6)}  ${String(errors).padStart(6)}  ${load()}`,
+            )}  ${percentile(latencies, 95).toFixed(1).padStart(6)}  ${String(errors).padStart(6)}  ${loadAverage(2)}`,
         );
       } finally {
         await client.close();
@@ -143,11 +129,10 @@ async function main(): Promise<void> {
       await new Promise((r) => setTimeout(r, 1500));
       const caught = client.status().endpoints[1]!.outstanding;
       killedAt = performance.now();
-      await servers[1]!.kill();
+      await replicas.kill(1);
       phase = 'down';
       await new Promise((r) => setTimeout(r, 1500));
-      const ports = { httpPort: servers[1]!.httpPort, grpcPort: servers[1]!.grpcPort };
-      servers[1] = await startServe({ repository: repo, extraArgs: args, ...ports });
+      await replicas.restart(1);
       restartedAt = performance.now();
       for (let waited = 0; !upAt && waited < 30000; waited += 50) {
         await new Promise((r) => setTimeout(r, 50));
@@ -166,13 +151,13 @@ async function main(): Promise<void> {
         `  out of the rotation ${(downAt - killedAt).toFixed(0)} ms after the kill; slowest call ending within 1 s of it ${Math.max(...around).toFixed(1)} ms (p95 before the kill ${percentile(before, 95).toFixed(1)} ms)`,
       );
       console.log(
-        `  back in the rotation ${upAt ? `${(upAt - restartedAt).toFixed(0)} ms after the restarted server was ready` : 'NOT within 30 s'}; retries ${st.stats.retries}, failovers ${st.stats.failovers}, errors ${errors.length}${errors.length ? ` (${errors[0]})` : ''}; load average ${load()}`,
+        `  back in the rotation ${upAt ? `${(upAt - restartedAt).toFixed(0)} ms after the restarted server was ready` : 'NOT within 30 s'}; retries ${st.stats.retries}, failovers ${st.stats.failovers}, errors ${errors.length}${errors.length ? ` (${errors[0]})` : ''}; load average ${loadAverage(2)}`,
       );
     } finally {
       await client.close();
     }
   } finally {
-    await Promise.all(servers.map((s) => s.stop()));
+    await replicas.stop();
   }
 }
 

@@ -16,16 +16,17 @@
  *   npm run bench -- serve
  *   BENCH_BASE=/work/base BENCH_ROUNDS=5 BENCH_N=60 node --require tsx/cjs bench/serve.ts
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import sharp from 'sharp';
+import { loadAverage, median } from './stats';
 import { createClient } from '../src/client/index';
 import type { InferenceClient, Tensor } from '../src/protocol/types';
 import { prepareInput } from '../src/vision/image';
 import { resolveProfile } from '../src/vision/pipeline';
 import { FIXTURE_REPOSITORY, buildFixtureRepository, fixtureImage } from '../test/support/fixtures';
+import { startInstantStub, type InstantStub } from '../test/support/instant-stub';
 
 const ROOT = path.resolve(__dirname, '..');
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 4);
@@ -33,49 +34,8 @@ const N = Number(process.env.BENCH_N ?? 50);
 /** Clock ticks per second of /proc/PID/stat (USER_HZ: 100 on every Linux we run on). */
 const TICKS_PER_SECOND = 100;
 
-interface Stub {
+interface Stub extends InstantStub {
   label: string;
-  pid: number;
-  grpc: number;
-  http: number;
-  stop(): Promise<void>;
-}
-
-function startStub(label: string, tree: string, repo: string): Promise<Stub> {
-  const proc = spawn(
-    process.execPath,
-    [
-      '--require',
-      require.resolve('tsx/cjs'),
-      path.join(tree, 'bench', 'stub-server.ts'),
-      repo,
-      'yolov8n',
-    ],
-    { cwd: tree, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  let out = '';
-  return new Promise((resolve, reject) => {
-    const onData = (d: Buffer): void => {
-      out += d.toString();
-      const m = /ready http=(\d+) grpc=(\d+)/.exec(out);
-      if (!m) return;
-      proc.stdout.off('data', onData);
-      resolve({
-        label,
-        pid: proc.pid!,
-        http: Number(m[1]),
-        grpc: Number(m[2]),
-        stop: () =>
-          new Promise<void>((r) => {
-            proc.once('exit', () => r());
-            proc.kill('SIGTERM');
-          }),
-      });
-    };
-    proc.stdout.on('data', onData);
-    proc.stderr.on('data', (d: Buffer) => (out += d.toString()));
-    proc.once('exit', (code) => reject(new Error(`stub ${label} exited (${code}): ${out}`)));
-  });
 }
 
 /** CPU ms (user + system, all threads) a process has used so far. */
@@ -87,18 +47,6 @@ function processCpuMs(pid: number): number {
   const stime = Number(fields[12]);
   return ((utime + stime) * 1000) / TICKS_PER_SECOND;
 }
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
-
-const loadavg = (): string =>
-  os
-    .loadavg()
-    .map((l) => l.toFixed(1))
-    .join(' ');
 
 interface Row {
   serverCpuMs: number;
@@ -112,14 +60,14 @@ async function measure(stub: Stub, client: InferenceClient, input: Tensor): Prom
     if (res.outputs[0]?.shape[2] !== 8400) throw new Error('unexpected answer');
   };
   for (let i = 0; i < 5; i++) await call();
-  const s0 = processCpuMs(stub.pid);
+  const s0 = processCpuMs(stub.proc.pid!);
   const c0 = process.cpuUsage();
   const t0 = performance.now();
   for (let i = 0; i < N; i++) await call();
   const wall = performance.now() - t0;
   const c = process.cpuUsage(c0);
   return {
-    serverCpuMs: (processCpuMs(stub.pid) - s0) / N,
+    serverCpuMs: (processCpuMs(stub.proc.pid!) - s0) / N,
     clientCpuMs: (c.user + c.system) / 1000 / N,
     wallMs: wall / N,
   };
@@ -131,7 +79,7 @@ const PYTHON_WARMUP = 3;
 
 /** The stub's CPU over a run of the official tritonclient loop, per request. */
 function measurePython(stub: Stub, mode: 'grpc' | 'http', jpegPath: string): Row | undefined {
-  const s0 = processCpuMs(stub.pid);
+  const s0 = processCpuMs(stub.proc.pid!);
   const r = spawnSync(
     PYTHON,
     [
@@ -143,7 +91,7 @@ function measurePython(stub: Stub, mode: 'grpc' | 'http', jpegPath: string): Row
     ],
     { encoding: 'utf8' },
   );
-  const server = processCpuMs(stub.pid) - s0;
+  const server = processCpuMs(stub.proc.pid!) - s0;
   const line = r.stdout.split('\n').find((l) => l.startsWith('{'));
   if (r.status !== 0 || !line) {
     console.error(`tritonclient loop ${mode} failed: ${r.stderr.slice(-500)}`);
@@ -167,7 +115,9 @@ async function main(): Promise<void> {
   const results = new Map<string, Row[]>();
   const loads: string[] = [];
   try {
-    for (const [label, tree] of trees) stubs.push(await startStub(label, tree, repo));
+    for (const [label, tree] of trees) {
+      stubs.push({ label, ...(await startInstantStub(repo, { tree })) });
+    }
     const hd = await sharp(fs.readFileSync(fixtureImage('bus.jpg')))
       .resize(1920, 1080, { fit: 'cover' })
       .jpeg({ quality: 90 })
@@ -199,7 +149,7 @@ async function main(): Promise<void> {
       }),
     );
     for (let round = 1; round <= ROUNDS; round++) {
-      loads.push(`round ${round} start: ${loadavg()}`);
+      loads.push(`round ${round} start: ${loadAverage()}`);
       // Alternate the order, so neither tree always runs first in a round.
       const order = round % 2 ? pairs : [...pairs].reverse();
       for (const p of order) {
@@ -215,7 +165,7 @@ async function main(): Promise<void> {
         }
       }
     }
-    loads.push(`end: ${loadavg()}`);
+    loads.push(`end: ${loadAverage()}`);
   } finally {
     await Promise.allSettled(clients.map((c) => c.close()));
     await Promise.allSettled(stubs.map((s) => s.stop()));

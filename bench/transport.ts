@@ -18,12 +18,13 @@
  *   npm run bench -- transport
  *   BENCH_ROUNDS=3 BENCH_BASE=/work/base node --require tsx/cjs bench/transport.ts
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { PerformanceObserver, constants } from 'node:perf_hooks';
 import sharp from 'sharp';
+import { loadAverage, median } from './stats';
+import { startInstantStub } from '../test/support/instant-stub';
 
 const ROOT = path.resolve(__dirname, '..');
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
@@ -33,19 +34,6 @@ const NODE_N = Number(process.env.BENCH_NODE_N ?? 60);
 interface Line {
   [k: string]: number | string;
 }
-
-function median(xs: number[]): number {
-  if (xs.length === 0) return NaN;
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
-
-const loadavg = (): string =>
-  os
-    .loadavg()
-    .map((l) => l.toFixed(1))
-    .join(' ');
 
 /** CPU ms (all threads) and major GCs over `fn`. */
 async function measure(
@@ -150,41 +138,6 @@ async function nodeChild(
 
 // ---- the parent --------------------------------------------------------------------------
 
-function startStub(repo: string): Promise<{ stop(): Promise<void>; http: number; grpc: number }> {
-  const proc = spawn(
-    process.execPath,
-    [
-      '--require',
-      require.resolve('tsx/cjs'),
-      path.join(__dirname, 'stub-server.ts'),
-      repo,
-      'yolov8n',
-    ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  let out = '';
-  return new Promise((resolve, reject) => {
-    const onData = (d: Buffer): void => {
-      out += d.toString();
-      const m = /ready http=(\d+) grpc=(\d+)/.exec(out);
-      if (!m) return;
-      proc.stdout.off('data', onData);
-      resolve({
-        http: Number(m[1]),
-        grpc: Number(m[2]),
-        stop: () =>
-          new Promise<void>((r) => {
-            proc.once('exit', () => r());
-            proc.kill('SIGTERM');
-          }),
-      });
-    };
-    proc.stdout.on('data', onData);
-    proc.stderr.on('data', (d: Buffer) => (out += d.toString()));
-    proc.once('exit', (code) => reject(new Error(`stub exited (${code}): ${out}`)));
-  });
-}
-
 /** Runs one child from `tree` and returns its JSON line. */
 function child(tree: string, args: string[]): Line | undefined {
   const r = spawnSync(
@@ -240,7 +193,7 @@ async function parent(): Promise<void> {
   );
   const trees: [string, string][] = [['this', ROOT]];
   if (process.env.BENCH_BASE) trees.push(['base', path.resolve(process.env.BENCH_BASE)]);
-  const stub = await startStub(repo);
+  const stub = await startInstantStub(repo);
   const results = new Map<string, Line[]>();
   const add = (key: string, l: Line | undefined): void => {
     if (!l) return;
@@ -249,7 +202,7 @@ async function parent(): Promise<void> {
   const loads: string[] = [];
   try {
     for (let round = 1; round <= ROUNDS; round++) {
-      loads.push(`round ${round} start: ${loadavg()}`);
+      loads.push(`round ${round} start: ${loadAverage()}`);
       add('floor', child(ROOT, ['floor', jpegPath]));
       for (const [label, tree] of trees) {
         for (const t of ['grpc', 'http']) {
@@ -267,7 +220,7 @@ async function parent(): Promise<void> {
         );
       }
     }
-    loads.push(`end: ${loadavg()}`);
+    loads.push(`end: ${loadAverage()}`);
   } finally {
     await stub.stop();
     fs.rmSync(repo, { recursive: true, force: true });

@@ -5,12 +5,11 @@
  *
  *   npx tsx bench/wire.ts [iterations] [grpc|http]
  */
-import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { createClient } from '../src/client';
 import type { Tensor } from '../src/protocol/types';
 import { buildFixtureRepository } from '../test/support/fixtures';
+import { startInstantStub } from '../test/support/instant-stub';
 
 const N = Number(process.argv[2] ?? 30);
 
@@ -32,26 +31,8 @@ function median(xs: number[]): number {
 
 async function main(): Promise<void> {
   const repo = buildFixtureRepository();
-  const proc = spawn(
-    process.execPath,
-    [
-      ...(process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean),
-      '--require',
-      require.resolve('tsx/cjs'),
-      path.join(__dirname, 'stub-server.ts'),
-      repo,
-      'yolov8n',
-    ],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
-  );
-  const ports = await new Promise<{ http: number; grpc: number }>((resolve, reject) => {
-    let out = '';
-    proc.stdout.on('data', (d: Buffer) => {
-      out += d.toString();
-      const m = /ready http=(\d+) grpc=(\d+)/.exec(out);
-      if (m) resolve({ http: Number(m[1]), grpc: Number(m[2]) });
-    });
-    proc.once('exit', (c) => reject(new Error(`stub exited ${c}`)));
+  const stub = await startInstantStub(repo, {
+    nodeArgs: (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean),
   });
   const input: Tensor = {
     name: 'images',
@@ -66,20 +47,20 @@ async function main(): Promise<void> {
       const c = createClient({
         mode,
         host: '127.0.0.1',
-        port: mode === 'grpc' ? ports.grpc : ports.http,
+        port: mode === 'grpc' ? stub.grpc : stub.http,
       });
       try {
         for (let i = 0; i < 3; i++) await c.infer({ model: 'yolov8n', inputs: [input] });
         const walls: number[] = [];
         const c0 = selfCpu();
-        const s0 = cpuOf(proc.pid!);
+        const s0 = cpuOf(stub.proc.pid!);
         for (let i = 0; i < N; i++) {
           const t = performance.now();
           await c.infer({ model: 'yolov8n', inputs: [input] });
           walls.push(performance.now() - t);
         }
         const client = (selfCpu() - c0) / N;
-        const server = (cpuOf(proc.pid!) - s0) / N;
+        const server = (cpuOf(stub.proc.pid!) - s0) / N;
         console.log(
           `${mode.padEnd(5)} infer median ${median(walls).toFixed(1)} ms wall, CPU per call: client ${client.toFixed(1)} ms, server ${server.toFixed(1)} ms`,
         );
@@ -88,7 +69,7 @@ async function main(): Promise<void> {
       }
     }
   } finally {
-    proc.kill('SIGTERM');
+    await stub.stop();
     fs.rmSync(repo, { recursive: true, force: true });
   }
 }

@@ -7,11 +7,8 @@
  * waits for its abort signal.
  */
 import { strict as assert } from 'node:assert';
-import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as http2 from 'node:http2';
-import * as os from 'node:os';
-import * as path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { GrpcClient } from '../src/client/grpc';
 import { LocalClient } from '../src/client/local';
@@ -26,6 +23,7 @@ import type {
 import { encodeGrpcMessage, startGrpcFrontend } from '../src/server/grpc-frontend';
 import { FIXTURE_REPOSITORY, buildFixtureRepository, fixtureModel } from './support/fixtures';
 import { releaseOnnxSessions, runOnnx, sameBits, seededValues } from './support/ort';
+import { TLS_SERVER_NAME, makeSelfSignedCert } from './support/tls';
 
 const SERVICE = '/inference.GRPCInferenceService/';
 const methods = () => loadKserveProto().service;
@@ -406,41 +404,16 @@ describe('triton-vision-serve gRPC frontend on node:http2', function () {
   });
 
   it('serves TLS from Node options, to grpc-js and to our client; a bearer token guards it', async () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tv-serve-tls-'));
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:prime256v1',
-        '-nodes',
-        '-keyout',
-        path.join(dir, 'key.pem'),
-        '-out',
-        path.join(dir, 'cert.pem'),
-        '-days',
-        '2',
-        '-subj',
-        '/CN=triton.test',
-        '-addext',
-        'subjectAltName=DNS:triton.test',
-      ],
-      { stdio: 'ignore' },
-    );
-    const cert = fs.readFileSync(path.join(dir, 'cert.pem'));
-    const key = fs.readFileSync(path.join(dir, 'key.pem'));
+    const { cert, key } = makeSelfSignedCert();
     const fe = await startGrpcFrontend(real, { port: 0, tls: { key, cert }, authToken: 's3cret' });
     const js = grpcJsClient(
       fe.port,
-      { 'grpc.ssl_target_name_override': 'triton.test' },
+      { 'grpc.ssl_target_name_override': TLS_SERVER_NAME },
       grpc.credentials.createSsl(cert),
     );
     const ours = new GrpcClient({
       port: fe.port,
-      tls: { ca: cert, servername: 'triton.test' },
+      tls: { ca: cert, servername: TLS_SERVER_NAME },
       headers: { Authorization: 'Bearer s3cret' },
     });
     try {
@@ -462,7 +435,6 @@ describe('triton-vision-serve gRPC frontend on node:http2', function () {
       js.client.close();
       await ours.close();
       await fe.close();
-      fs.rmSync(dir, { recursive: true, force: true });
     }
   });
 

@@ -16,7 +16,7 @@ import {
   isTritonError,
   type TritonErrorCode,
 } from '../protocol/errors';
-import { H2Channel, MessageReader, frameMessage } from './grpc-h2';
+import { H2Channel, MessageReader, frameMessage, type ReplyReader } from './grpc-h2';
 import {
   InferReplyReader,
   decodeInferResponse,
@@ -146,14 +146,12 @@ export class GrpcClient implements InferenceClient {
     });
   }
 
-  private async call<Res>(
-    method: Method,
-    request: object,
+  /** A call on a closed client, or with an aborted signal, fails before anything is sent. */
+  private refuseIfClosedOrCancelled(
     what: string,
-    opts: CallOptions = {},
-    model?: string,
-  ): Promise<Res> {
-    const details = { endpoint: this.endpoint, ...(model !== undefined ? { model } : {}) };
+    details: { endpoint: string; model?: string },
+    opts: CallOptions,
+  ): void {
     if (this.closed) {
       throw new TritonError(
         'TRITON_UNAVAILABLE',
@@ -168,22 +166,60 @@ export class GrpcClient implements InferenceClient {
         details,
       );
     }
+  }
+
+  /** One unary call on the channel, under the call's deadline; a failure becomes a TritonError. */
+  private async unary<R extends ReplyReader>(
+    path: string,
+    chunks: readonly Buffer[],
+    reader: R,
+    what: string,
+    opts: CallOptions,
+    model?: string,
+  ): Promise<R> {
     const timeoutMs = opts.timeoutMs ?? this.timeoutMs;
-    const def = loadKserveProto().service[method]!;
-    let reader: MessageReader;
     try {
-      reader = await this.channel.unary({
-        path: def.path,
-        chunks: [frameMessage(def.requestSerialize(request))],
+      return await this.channel.unary({
+        path,
+        chunks,
         metadata: this.metadata,
         timeoutMs,
         signal: opts.signal,
         maxMessageBytes: this.maxMessageBytes,
-        reader: new MessageReader(this.maxMessageBytes),
+        reader,
       });
     } catch (err) {
       throw this.toError(err as grpc.ServiceError, what, timeoutMs, model);
     }
+  }
+
+  private async call<Res>(
+    method: Method,
+    request: object,
+    what: string,
+    opts: CallOptions = {},
+    model?: string,
+  ): Promise<Res> {
+    const details = { endpoint: this.endpoint, ...(model !== undefined ? { model } : {}) };
+    this.refuseIfClosedOrCancelled(what, details, opts);
+    const def = loadKserveProto().service[method]!;
+    let frame: Buffer;
+    try {
+      frame = frameMessage(def.requestSerialize(request));
+    } catch (err) {
+      throw new TritonError('INVALID_ARGUMENT', `${what}: ${(err as Error).message}`, {
+        ...details,
+        cause: err,
+      });
+    }
+    const reader = await this.unary(
+      def.path,
+      [frame],
+      new MessageReader(this.maxMessageBytes),
+      what,
+      opts,
+      model,
+    );
     try {
       return def.responseDeserialize(reader.finish()) as Res;
     } catch (err) {
@@ -314,20 +350,7 @@ export class GrpcClient implements InferenceClient {
     const what = `Inference on model '${request.model}'`;
     const model = request.model;
     const details = { endpoint: this.endpoint, model };
-    if (this.closed) {
-      throw new TritonError(
-        'TRITON_UNAVAILABLE',
-        `${what} on ${this.endpoint}: the client is closed (create a new one)`,
-        details,
-      );
-    }
-    if (opts.signal?.aborted) {
-      throw new TritonError(
-        'CANCELLED',
-        `${what} on ${this.endpoint}: cancelled by the caller`,
-        details,
-      );
-    }
+    this.refuseIfClosedOrCancelled(what, details, opts);
     let frame;
     try {
       frame = encodeInferRequestFrame(request);
@@ -345,21 +368,14 @@ export class GrpcClient implements InferenceClient {
         details,
       );
     }
-    const timeoutMs = opts.timeoutMs ?? this.timeoutMs;
-    let reader;
-    try {
-      reader = await this.channel.unary({
-        path: loadKserveProto().service.ModelInfer!.path,
-        chunks: frame.chunks,
-        metadata: this.metadata,
-        timeoutMs,
-        signal: opts.signal,
-        maxMessageBytes: this.maxMessageBytes,
-        reader: new InferReplyReader(this.maxMessageBytes, this.replies),
-      });
-    } catch (err) {
-      throw this.toError(err as grpc.ServiceError, what, timeoutMs, model);
-    }
+    const reader = await this.unary(
+      loadKserveProto().service.ModelInfer!.path,
+      frame.chunks,
+      new InferReplyReader(this.maxMessageBytes, this.replies),
+      what,
+      opts,
+      model,
+    );
     let memory: ArrayBuffer | undefined;
     try {
       const read = reader.finish();

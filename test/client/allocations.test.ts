@@ -11,7 +11,6 @@
  * keep V8 in full GCs (0.4 per image in the transport bench, issue 11).
  */
 import { strict as assert } from 'node:assert';
-import type { ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as inspector from 'node:inspector';
 import * as grpc from '@grpc/grpc-js';
@@ -21,7 +20,7 @@ import { HttpClient } from '../../src/client/http';
 import type { CallOptions, InferRequest, InferenceClient, Tensor } from '../../src/protocol/types';
 import { runTask } from '../../src/vision/pipeline';
 import { largeAllocations, type Allocation } from '../support/allocations';
-import { startInstantStub } from '../support/instant-stub';
+import { startInstantStub, type InstantStub } from '../support/instant-stub';
 import { FIXTURE_REPOSITORY, buildFixtureRepository, fixtureImage } from '../support/fixtures';
 import { seededValues } from '../support/ort';
 
@@ -66,7 +65,7 @@ async function heapBytesPerCall(once: () => Promise<void>, calls: number): Promi
 describe('no large allocations per inference on the steady path', function () {
   this.timeout(120000);
   const repo = buildFixtureRepository(FIXTURE_REPOSITORY.filter((m) => m.name === 'yolov8n'));
-  let stub: { proc: ChildProcess; http: number; grpc: number };
+  let stub: InstantStub;
   const images: Tensor = {
     name: 'images',
     datatype: 'FP32',
@@ -79,11 +78,7 @@ describe('no large allocations per inference on the steady path', function () {
     stub = await startInstantStub(repo);
   });
   after(async () => {
-    if (stub && stub.proc.exitCode === null) {
-      const exited = new Promise((r) => stub.proc.once('exit', r));
-      stub.proc.kill('SIGTERM');
-      await exited;
-    }
+    await stub?.stop();
     fs.rmSync(repo, { recursive: true, force: true });
   });
 

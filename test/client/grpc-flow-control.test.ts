@@ -10,14 +10,13 @@
  * acknowledged the narrow window.
  */
 import { strict as assert } from 'node:assert';
-import type { ChildProcess } from 'node:child_process';
 import * as http2 from 'node:http2';
 import type { AddressInfo, Socket } from 'node:net';
 import { GrpcClient } from '../../src/client/grpc';
 import { encodeInferResponseFrame } from '../../src/protocol/grpc-infer-server';
 import type { InferRequest } from '../../src/protocol/types';
 import { FIXTURE_REPOSITORY, buildFixtureRepository } from '../support/fixtures';
-import { startInstantStub } from '../support/instant-stub';
+import { startInstantStub, type InstantStub } from '../support/instant-stub';
 
 /**
  * A node:http2 server for the window tests: reads each request whole, then answers with
@@ -192,7 +191,7 @@ describe('gRPC client: an upload crossing a large reply', function () {
 
 describe('gRPC client and frontend: large requests and replies crossing', function () {
   this.timeout(120000);
-  let stub: { proc: ChildProcess; grpc: number };
+  let stub: InstantStub;
   let client: GrpcClient;
 
   before(async () => {
@@ -203,7 +202,7 @@ describe('gRPC client and frontend: large requests and replies crossing', functi
   });
   after(async () => {
     await client?.close();
-    stub?.proc.kill('SIGTERM');
+    await stub?.stop();
   });
 
   it('bursts of 8 concurrent 4.9 MB requests with 2.8 MB replies all complete', async () => {

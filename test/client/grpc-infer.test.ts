@@ -5,12 +5,9 @@
  * it (TLS, metadata, compression, trailers-only errors, pooled reply memory).
  */
 import { strict as assert } from 'node:assert';
-import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as http2 from 'node:http2';
 import * as net from 'node:net';
-import * as os from 'node:os';
-import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import * as grpc from '@grpc/grpc-js';
 import { ReplyBufferPool } from '../../src/client/buffer-pool';
@@ -28,6 +25,8 @@ import type { Tensor } from '../../src/protocol/types';
 import { startGrpcFrontend, type GrpcFrontend } from '../../src/server/grpc-frontend';
 import { FIXTURE_REPOSITORY, buildFixtureRepository, fixtureModel } from '../support/fixtures';
 import { releaseOnnxSessions, runOnnx, sameBits, seededValues } from '../support/ort';
+import { GUARD_REFUSAL, startGuardedFrontend } from '../support/grpc-guard';
+import { TLS_SERVER_NAME, grpcServerCredentials, makeSelfSignedCert } from '../support/tls';
 
 const infer = () => loadKserveProto().service.ModelInfer!;
 
@@ -361,84 +360,32 @@ describe('gRPC ModelInfer on node:http2 over loopback', function () {
   });
 
   it('sends the configured headers as metadata with ModelInfer', async () => {
-    const seen: string[] = [];
-    const auth: grpc.ServerInterceptor = (_method, call) =>
-      new grpc.ServerInterceptingCall(call, {
-        start: (next) => {
-          next({
-            onReceiveMetadata: (md, mdNext) => {
-              seen.push(`${md.get('authorization')[0]}|${md.get('x-flow')[0]}`);
-              if (md.get('authorization')[0] !== 'Bearer s3cret') {
-                call.sendStatus({ code: grpc.status.UNAUTHENTICATED, details: 'no token' });
-                return;
-              }
-              mdNext(md);
-            },
-          });
-        },
-      });
-    const guarded = await startGrpcFrontend(backend, { port: 0, interceptors: [auth] });
-    const withToken = new GrpcClient({
-      port: guarded.port,
-      headers: { Authorization: 'Bearer s3cret', 'x-flow': 'f1' },
-    });
-    const without = new GrpcClient({ port: guarded.port });
+    const { withToken, without, seen, close } = await startGuardedFrontend(backend);
     try {
       const res = await withToken.infer({ model: 'mobilenetv2', inputs: [input] });
       assert.ok(sameBits(res.outputs[0]!.data as Float32Array, expected));
       await assert.rejects(without.infer({ model: 'mobilenetv2', inputs: [input] }), {
         code: 'UNAUTHORIZED',
-        message: /no token/,
+        message: new RegExp(GUARD_REFUSAL),
       });
       assert.deepEqual(seen, ['Bearer s3cret|f1', 'undefined|undefined']);
     } finally {
-      await withToken.close();
-      await without.close();
-      await guarded.close();
+      await close();
     }
   });
 
   it('runs over TLS with a CA and a server name, and refuses an unknown CA', async () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tv-h2tls-'));
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:prime256v1',
-        '-nodes',
-        '-keyout',
-        path.join(dir, 'key.pem'),
-        '-out',
-        path.join(dir, 'cert.pem'),
-        '-days',
-        '2',
-        '-subj',
-        '/CN=triton.test',
-        '-addext',
-        'subjectAltName=DNS:triton.test',
-      ],
-      { stdio: 'ignore' },
-    );
-    const cert = fs.readFileSync(path.join(dir, 'cert.pem'));
-    const key = fs.readFileSync(path.join(dir, 'key.pem'));
+    const tls = makeSelfSignedCert();
     const secure = await startGrpcFrontend(backend, {
       port: 0,
-      credentials: grpc.ServerCredentials.createSsl(
-        null,
-        [{ cert_chain: cert, private_key: key }],
-        false,
-      ),
+      credentials: grpcServerCredentials(tls),
     });
     const trusted = new GrpcClient({
       port: secure.port,
-      tls: { ca: cert, servername: 'triton.test' },
+      tls: { ca: tls.cert, servername: TLS_SERVER_NAME },
     });
-    const unknown = new GrpcClient({ port: secure.port, tls: { servername: 'triton.test' } });
-    const wrongName = new GrpcClient({ port: secure.port, tls: { ca: cert } });
+    const unknown = new GrpcClient({ port: secure.port, tls: { servername: TLS_SERVER_NAME } });
+    const wrongName = new GrpcClient({ port: secure.port, tls: { ca: tls.cert } });
     try {
       const res = await trusted.infer({ model: 'mobilenetv2', inputs: [input] });
       assert.ok(sameBits(res.outputs[0]!.data as Float32Array, expected));
@@ -453,7 +400,6 @@ describe('gRPC ModelInfer on node:http2 over loopback', function () {
       await unknown.close();
       await wrongName.close();
       await secure.close();
-      fs.rmSync(dir, { recursive: true, force: true });
     }
   });
 

@@ -8,12 +8,10 @@
  * real fixture models; expected outputs come from onnxruntime run directly.
  */
 import { strict as assert } from 'node:assert';
-import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as http2 from 'node:http2';
 import * as net from 'node:net';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { GrpcClient } from '../../src/client/grpc';
@@ -35,6 +33,8 @@ import type { ModelConfig, Tensor } from '../../src/protocol/types';
 import { startGrpcFrontend, type GrpcFrontend } from '../../src/server/grpc-frontend';
 import { FIXTURE_REPOSITORY, buildFixtureRepository, fixtureModel } from '../support/fixtures';
 import { asHalfValues, releaseOnnxSessions, runOnnx, sameBits, seededValues } from '../support/ort';
+import { GUARD_REFUSAL, startGuardedFrontend } from '../support/grpc-guard';
+import { TLS_SERVER_NAME, grpcServerCredentials, makeSelfSignedCert } from '../support/tls';
 
 /** Serialises and parses `obj` with the real protobuf code for `method`'s request. */
 function throughWire<T>(method: string, obj: object, side: 'request' | 'response' = 'request'): T {
@@ -537,45 +537,18 @@ describe('gRPC client and frontend over loopback', function () {
   });
 
   it('sends the configured headers as metadata on every call', async () => {
-    const seen: string[] = [];
-    // Demands a bearer token, as an authenticating proxy in front of Triton would.
-    const auth: grpc.ServerInterceptor = (_method, call) =>
-      new grpc.ServerInterceptingCall(call, {
-        start: (next) => {
-          next({
-            onReceiveMetadata: (md, mdNext) => {
-              seen.push(`${md.get('authorization')[0]}|${md.get('x-flow')[0]}`);
-              if (md.get('authorization')[0] !== 'Bearer s3cret') {
-                call.sendStatus({
-                  code: grpc.status.UNAUTHENTICATED,
-                  details: 'missing or wrong bearer token',
-                });
-                return;
-              }
-              mdNext(md);
-            },
-          });
-        },
-      });
-    const guarded = await startGrpcFrontend(backend, { port: 0, interceptors: [auth] });
-    const withToken = new GrpcClient({
-      port: guarded.port,
-      headers: { Authorization: 'Bearer s3cret', 'x-flow': 'f1' },
-    });
-    const without = new GrpcClient({ port: guarded.port });
+    const { withToken, without, seen, close } = await startGuardedFrontend(backend);
     try {
       assert.equal(await withToken.serverLive(), true);
       assert.equal(await withToken.modelReady('mobilenetv2'), true);
       await assert.rejects(without.serverLive(), (err: Error & { code?: string }) => {
         assert.equal(err.code, 'UNAUTHORIZED', err.message);
-        assert.match(err.message, /bearer token/);
+        assert.match(err.message, new RegExp(GUARD_REFUSAL));
         return true;
       });
       assert.deepEqual(seen, ['Bearer s3cret|f1', 'Bearer s3cret|f1', 'undefined|undefined']);
     } finally {
-      await withToken.close();
-      await without.close();
-      await guarded.close();
+      await close();
     }
   });
 
@@ -637,50 +610,19 @@ describe('gRPC client and frontend over loopback', function () {
   });
 
   describe('TLS', () => {
-    let dir: string;
     let cert: Buffer;
     let tlsFrontend: GrpcFrontend;
 
     before(async () => {
-      // A self-signed certificate for the name triton.test only (not 127.0.0.1).
-      dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tv-tls-'));
-      execFileSync(
-        'openssl',
-        [
-          'req',
-          '-x509',
-          '-newkey',
-          'ec',
-          '-pkeyopt',
-          'ec_paramgen_curve:prime256v1',
-          '-nodes',
-          '-keyout',
-          path.join(dir, 'key.pem'),
-          '-out',
-          path.join(dir, 'cert.pem'),
-          '-days',
-          '2',
-          '-subj',
-          '/CN=triton.test',
-          '-addext',
-          'subjectAltName=DNS:triton.test',
-        ],
-        { stdio: 'ignore' },
-      );
-      cert = fs.readFileSync(path.join(dir, 'cert.pem'));
-      const key = fs.readFileSync(path.join(dir, 'key.pem'));
+      const tls = makeSelfSignedCert();
+      cert = tls.cert;
       tlsFrontend = await startGrpcFrontend(backend, {
         port: 0,
-        credentials: grpc.ServerCredentials.createSsl(
-          null,
-          [{ cert_chain: cert, private_key: key }],
-          false,
-        ),
+        credentials: grpcServerCredentials(tls),
       });
     });
     after(async () => {
       await tlsFrontend?.close();
-      fs.rmSync(dir, { recursive: true, force: true });
     });
 
     const tryLive = async (tls: ConstructorParameters<typeof GrpcClient>[0]): Promise<string> => {
@@ -695,13 +637,13 @@ describe('gRPC client and frontend over loopback', function () {
     };
 
     it('verifies the server by default: an unknown CA is refused', async () => {
-      assert.equal(await tryLive({ tls: { servername: 'triton.test' } }), 'TRITON_UNAVAILABLE');
+      assert.equal(await tryLive({ tls: { servername: TLS_SERVER_NAME } }), 'TRITON_UNAVAILABLE');
     });
 
     it('trusts the given CA, and checks the name (servername overrides it)', async () => {
       // 'localhost' is not the name in the certificate.
       assert.equal(await tryLive({ host: 'localhost', tls: { ca: cert } }), 'TRITON_UNAVAILABLE');
-      assert.equal(await tryLive({ tls: { ca: cert, servername: 'triton.test' } }), 'true');
+      assert.equal(await tryLive({ tls: { ca: cert, servername: TLS_SERVER_NAME } }), 'true');
     });
 
     it('verify: false really skips both the CA and the name check', async () => {
