@@ -30,8 +30,10 @@ interface GateProxy {
   refused: number;
   /** Inference requests that reached the proxy. */
   inferRequests: number;
-  /** Replies held back so far. */
+  /** Replies held back since the last hold(). */
   held: number;
+  /** Starts holding inference replies, counting held ones from zero. */
+  hold(): void;
   /** Stops holding and sends every held reply, in order. */
   open(): void;
   close(): Promise<void>;
@@ -97,6 +99,10 @@ async function startGateProxy(targetPort: number): Promise<GateProxy> {
     refused: 0,
     inferRequests: 0,
     held: 0,
+    hold() {
+      gate.holding = true;
+      gate.held = 0;
+    },
     open() {
       gate.holding = false;
       const list = waiting;
@@ -242,7 +248,7 @@ describe('task nodes: the next messages are prepared while a request is at the s
     assert.equal(controller.preparedAhead, 0, 'a message sent alone is prepared in its turn');
     const before = { ...controller.counters };
     const rec = recorder();
-    gate.holding = true;
+    gate.hold();
     const sentBefore = gate.inferRequests;
     helper.getNode('detect').receive({ payload: bus, tag: 'a' });
     helper.getNode('detect').receive({ payload: chelsea, tag: 'b' });
@@ -276,7 +282,7 @@ describe('task nodes: the next messages are prepared while a request is at the s
     const expected = (await alone(chelsea)) as TaskResult;
     const retriesBefore = controller.retries;
     const rec = recorder();
-    gate.holding = true;
+    gate.hold();
     // The gateway is busy twice when the second message's model profile is first read.
     const busy = 2;
     gate.refuse = { model: TWIN, left: busy };
@@ -318,7 +324,7 @@ describe('task nodes: the next messages are prepared while a request is at the s
     const before = { ...controller.counters };
     const rec = recorder();
     // The first reply held: the bad image behind it is prepared (and fails) ahead of its turn.
-    gate.holding = true;
+    gate.hold();
     for (const [i, image] of images.entries()) {
       helper.getNode('detect').receive({ payload: image, tag: `m${i}` });
     }
@@ -356,7 +362,7 @@ describe('task nodes: the next messages are prepared while a request is at the s
     const expected = [await alone(bus), await alone(coffee)];
     const before = { ...controller.counters };
     const rec = recorder();
-    gate.holding = true;
+    gate.hold();
     helper.getNode('detect').receive({ payload: bus, tag: 'a' });
     helper.getNode('detect').receive({ payload: chelsea, tag: 'b' });
     await until(() => gate.held === 1 && controller.preparedAhead === 1);
@@ -388,7 +394,7 @@ describe('task nodes: the next messages are prepared while a request is at the s
     const controller = await deploy({ concurrency: 1 });
     const before = { ...controller.counters };
     const rec = recorder();
-    gate.holding = true;
+    gate.hold();
     helper.getNode('detect').receive({ payload: bus, tag: 'a' });
     helper.getNode('detect').receive({ payload: chelsea, tag: 'b' });
     helper.getNode('detect').receive({ payload: coffee, tag: 'c' });
