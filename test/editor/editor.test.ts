@@ -181,11 +181,17 @@ describe('editor (headless Chromium against a live Node-RED)', function () {
   // otherwise fail every later test at its first click.
   beforeEach(async function () {
     if (!page) return;
-    for (let i = 0; i < 4 && (await page.locator('.red-ui-tray').count()) > 0; i++) {
-      await page.keyboard.press('Escape');
+    // Each open tray is cancelled with its own Cancel button, the top one first (Escape
+    // reaches the tray only when it has the focus).
+    for (let i = 0; i < 4; i++) {
+      const open = await page.locator('.red-ui-tray').count();
+      if (open === 0) break;
+      await page.evaluate(
+        `$('.red-ui-tray').last().find('#node-config-dialog-cancel, #node-dialog-cancel').first().trigger('click')`,
+      );
       await page
-        .waitForFunction(`document.querySelectorAll('.red-ui-tray').length < ${4 - i}`, undefined, {
-          timeout: 2000,
+        .waitForFunction(`document.querySelectorAll('.red-ui-tray').length < ${open}`, undefined, {
+          timeout: 3000,
         })
         .catch(() => undefined);
     }
@@ -451,8 +457,32 @@ describe('editor (headless Chromium against a live Node-RED)', function () {
           ),
         await input.elementHandle(),
       );
-      await input.hover();
-      await page.locator('.red-ui-popover', { hasText: text }).first().waitFor();
+      // The tooltip opens on mouseenter: start from outside the input, so that the pointer
+      // always enters it (a tray that slid in under a still pointer gives no mouseenter).
+      const popover = page.locator('.red-ui-popover', { hasText: text }).first();
+      for (let attempt = 0; ; attempt++) {
+        await page.mouse.move(1, 1);
+        await input.hover();
+        const shown = await popover.waitFor({ timeout: attempt < 2 ? 5000 : 30000 }).then(
+          () => true,
+          (e: unknown) => {
+            if (attempt >= 2) throw e;
+            return false;
+          },
+        );
+        if (shown) return;
+        console.warn(`      refuses(): no tooltip after hovering (attempt ${attempt + 1})`);
+      }
+    }
+    /**
+     * The task dialog asks the server for its models when it opens; the answer re-lays the
+     * form out (model list, classes). A hover made before it can end with the pointer off
+     * the input, and its tooltip never opens.
+     */
+    async function modelListSettled(): Promise<void> {
+      await page.waitForFunction(
+        `(function (t) { return t !== '' && !/^loading/.test(t); })(document.getElementById('triton-vision-models-status').textContent)`,
+      );
     }
     async function accepts(input: Locator, value: string): Promise<void> {
       // The red border goes once the editor validates the new value. In about one full run
@@ -536,6 +566,7 @@ describe('editor (headless Chromium against a live Node-RED)', function () {
     await node.locator('.red-ui-flow-node').first().dblclick();
     const model = page.locator('#node-input-model');
     await model.waitFor();
+    await modelListSettled();
     await refuses(
       page.locator('#node-input-confidence'),
       '5',
@@ -593,6 +624,7 @@ describe('editor (headless Chromium against a live Node-RED)', function () {
 
     await node.locator('.red-ui-flow-node').first().dblclick();
     await model.waitFor();
+    await modelListSettled();
     await page.waitForFunction(
       textMatches('triton-vision-models-status', '^cannot reach the server: .*127\\.0\\.0\\.1'),
     );
