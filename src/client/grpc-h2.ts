@@ -38,8 +38,9 @@ const KEEPALIVE_TIMEOUT_MS = 10000;
  * stub: 6-8 ms wide, 10-12 ms narrow, 7-9 ms switching as here). When the last call ends
  * the window is narrowed at once, so the next upload seldom waits for the acknowledgement.
  * The size is changed with SETTINGS_INITIAL_WINDOW_SIZE, which applies to streams already
- * open (RFC 9113 6.9.2), and an upload starts only once the server has acknowledged the
- * narrow size: everything it sent on the wide grant is then already in our socket.
+ * open (RFC 9113 6.9.2). With other calls open, an upload starts only once the server has
+ * acknowledged the narrow size: everything it sent on the wide grant is then already in our
+ * socket (alone on the connection it need not wait: see holdNarrow).
  */
 const NARROW_WINDOW_BYTES = 65535;
 const WIDE_WINDOW_BYTES = 16 * 1024 * 1024;
@@ -321,10 +322,20 @@ export class H2Channel {
   }
 
   /**
-   * Holds the receive window narrow for one upload; resolves when the upload may start.
-   * The returned release() opens the window wide again once no upload holds it.
+   * Holds the receive window narrow for one upload; `ready`, when set, settles when the
+   * upload may start. The returned release() opens the window wide again once no upload
+   * holds it.
+   *
+   * An upload `alone` on the connection (every earlier call has ended) need not wait for
+   * the server's acknowledgement: no reply is left to flow under the wide grant, and the
+   * narrow size reaches the server before this stream's HEADERS, so even a server that
+   * answers before reading the request can send only the narrow window. With other calls
+   * open, their replies could use the wide grant while we upload: then it waits.
    */
-  private holdNarrow(session: http2.ClientHttp2Session): {
+  private holdNarrow(
+    session: http2.ClientHttp2Session,
+    alone: boolean,
+  ): {
     ready: Promise<void> | undefined;
     release: () => void;
   } {
@@ -333,7 +344,7 @@ export class H2Channel {
     if (w.wide) this.narrow(session);
     let held = true;
     return {
-      ready: w.narrowing,
+      ready: alone ? undefined : w.narrowing,
       release: () => {
         if (!held) return;
         held = false;
@@ -410,19 +421,26 @@ export class H2Channel {
         'grpc-timeout': grpcTimeout(spec.timeoutMs),
         'user-agent': 'triton-vision-grpc/1',
       };
+      let bytes = 0;
+      for (const c of spec.chunks) bytes += c.length;
+      let hold: { ready: Promise<void> | undefined; release: () => void } | undefined;
       try {
         session = this.connect();
+        // Large uploads hold the narrow receive window (see WIDE_WINDOW_BYTES), asked for
+        // before this stream's HEADERS, so that the server has the narrow size before it
+        // knows of the stream.
+        hold =
+          bytes > SMALL_REQUEST_BYTES
+            ? this.holdNarrow(session, this.streams.size === 0)
+            : undefined;
         stream = session.request(headers, { endStream: false });
       } catch (err) {
+        hold?.release();
         reject(status(grpc.status.UNAVAILABLE, (err as Error).message, err));
         return;
       }
       const reader = spec.reader;
       let settled = false;
-      let bytes = 0;
-      for (const c of spec.chunks) bytes += c.length;
-      // Large uploads wait for (and hold) the narrow receive window: see WIDE_WINDOW_BYTES.
-      const hold = bytes > SMALL_REQUEST_BYTES ? this.holdNarrow(session) : undefined;
       let httpStatus = 0;
       let contentType = '';
       let encoding = 'identity';

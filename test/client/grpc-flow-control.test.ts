@@ -174,13 +174,19 @@ describe('gRPC client: an upload crossing a large reply', function () {
     });
     try {
       const data = new Uint8Array(16 * 1024 * 1024).fill(3);
-      const res = await client.infer(
-        { model: 'm', inputs: [{ name: 'x', datatype: 'UINT8', shape: [data.length], data }] },
-        { timeoutMs: 20000 },
-      );
-      assert.equal(res.outputs[0]!.shape[0], out.length);
-      assert.ok(received > data.length, `the server read the whole request (${received} bytes)`);
-      res.release?.();
+      // Twice on one connection: first as opened (narrow), then after the first call has
+      // opened the window wide and ended: the second, alone on the connection, starts its
+      // upload without waiting for the server to acknowledge the narrow size.
+      for (const call of ['first', 'second']) {
+        received = 0;
+        const res = await client.infer(
+          { model: 'm', inputs: [{ name: 'x', datatype: 'UINT8', shape: [data.length], data }] },
+          { timeoutMs: 20000 },
+        );
+        assert.equal(res.outputs[0]!.shape[0], out.length, call);
+        assert.ok(received > data.length, `${call}: the server read the request (${received} B)`);
+        res.release?.();
+      }
     } finally {
       await client.close();
       for (const socket of sockets) socket.destroy(); // a stuck session never closes by itself
