@@ -19,7 +19,7 @@ import * as http2 from 'node:http2';
 import * as zlib from 'node:zlib';
 import * as grpc from '@grpc/grpc-js';
 import { TritonError, isTritonError } from '../protocol/errors';
-import { GRPC_FRAME_PREFIX_BYTES } from '../protocol/grpc-codec';
+import { GRPC_FRAME_PREFIX_BYTES, checkInflatedReply } from '../protocol/grpc-codec';
 import type { TlsOptions } from '../protocol/types';
 
 const KEEPALIVE_TIME_MS = 30000;
@@ -139,15 +139,6 @@ export interface H2ChannelOptions {
   authority?: string | undefined;
 }
 
-/** One request message as a gRPC frame: prefix and protobuf bytes. */
-export function frameMessage(message: Buffer): Buffer {
-  const frame = Buffer.allocUnsafe(GRPC_FRAME_PREFIX_BYTES + message.length);
-  frame[0] = 0;
-  frame.writeUInt32BE(message.length, 1);
-  message.copy(frame, GRPC_FRAME_PREFIX_BYTES);
-  return frame;
-}
-
 /**
  * Reads the one reply message of a small unary call (anything but ModelInfer) into a
  * Buffer for protobufjs. `maxMessageBytes` is checked against the declared length.
@@ -209,12 +200,7 @@ export class MessageReader implements ReplyReader {
   }
 
   readInflated(message: Buffer): void {
-    if (message.length > this.maxMessageBytes) {
-      throw new TritonError(
-        'MESSAGE_TOO_LARGE',
-        `the reply inflates to ${message.length} bytes, over the limit of ${this.maxMessageBytes} bytes`,
-      );
-    }
+    checkInflatedReply(message.length, this.maxMessageBytes);
     this.inflated = message;
   }
 

@@ -16,11 +16,12 @@ import {
   isTritonError,
   type TritonErrorCode,
 } from '../protocol/errors';
-import { H2Channel, MessageReader, frameMessage, type ReplyReader } from './grpc-h2';
+import { H2Channel, MessageReader, type ReplyReader } from './grpc-h2';
 import {
   InferReplyReader,
   decodeInferResponse,
   encodeInferRequestFrame,
+  grpcFrame,
   loadKserveProto,
   modelConfigFromWire,
   modelMetadataFromWire,
@@ -205,7 +206,7 @@ export class GrpcClient implements InferenceClient {
     const def = loadKserveProto().service[method]!;
     let frame: Buffer;
     try {
-      frame = frameMessage(def.requestSerialize(request));
+      frame = grpcFrame(def.requestSerialize(request));
     } catch (err) {
       throw new TritonError('INVALID_ARGUMENT', `${what}: ${(err as Error).message}`, {
         ...details,

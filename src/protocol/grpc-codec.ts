@@ -753,6 +753,25 @@ export function modelConfigToWire(c: ModelConfig): WireModelConfig {
 
 /** gRPC message prefix: 1 byte compressed flag, 4 bytes big-endian length. */
 export const GRPC_FRAME_PREFIX_BYTES = 5;
+
+/** A compressed reply that inflates past the message limit: MESSAGE_TOO_LARGE. */
+export function checkInflatedReply(bytes: number, maxMessageBytes: number): void {
+  if (bytes > maxMessageBytes) {
+    throw new TritonError(
+      'MESSAGE_TOO_LARGE',
+      `the reply inflates to ${bytes} bytes, over the limit of ${maxMessageBytes} bytes`,
+    );
+  }
+}
+
+/** Any message → one gRPC frame (prefix + bytes), for the small RPCs (client and server). */
+export function grpcFrame(message: Uint8Array): Buffer {
+  const frame = Buffer.allocUnsafe(GRPC_FRAME_PREFIX_BYTES + message.byteLength);
+  frame[0] = 0;
+  frame.writeUInt32BE(message.byteLength, 1);
+  frame.set(message, GRPC_FRAME_PREFIX_BYTES);
+  return frame;
+}
 const TAG_RAW_INPUT = (7 << 3) | 2;
 const RAW_OUTPUT_FIELD = 6;
 
@@ -1104,12 +1123,7 @@ export class InferReplyReader {
 
   /** Restarts the reader on an inflated message (what a compressed frame carried). */
   readInflated(message: Buffer): void {
-    if (message.length > this.maxMessageBytes) {
-      throw new TritonError(
-        'MESSAGE_TOO_LARGE',
-        `the reply inflates to ${message.length} bytes, over the limit of ${this.maxMessageBytes} bytes`,
-      );
-    }
+    checkInflatedReply(message.length, this.maxMessageBytes);
     this.compressed = false;
     this.compressedChunks = undefined;
     this.left = message.length;

@@ -326,12 +326,3 @@ export function encodeInferResponseFrame(
   });
   return { chunks, messageBytes };
 }
-
-/** Any message → one gRPC frame (prefix + bytes), for the small RPCs. */
-export function grpcFrame(message: Uint8Array): Buffer {
-  const frame = Buffer.allocUnsafe(GRPC_FRAME_PREFIX_BYTES + message.byteLength);
-  frame[0] = 0;
-  frame.writeUInt32BE(message.byteLength, 1);
-  frame.set(message, GRPC_FRAME_PREFIX_BYTES);
-  return frame;
-}

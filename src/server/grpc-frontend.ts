@@ -23,6 +23,7 @@ import {
   GRPC_FRAME_PREFIX_BYTES,
   decodeInferRequest,
   encodeInferResponse,
+  grpcFrame,
   loadKserveProto,
   modelConfigToWire,
   modelMetadataToWire,
@@ -32,11 +33,7 @@ import {
   type ReplyMemory,
   type WireInferRequest,
 } from '../protocol/grpc-codec';
-import {
-  InferRequestSplitter,
-  encodeInferResponseFrame,
-  grpcFrame,
-} from '../protocol/grpc-infer-server';
+import { InferRequestSplitter, encodeInferResponseFrame } from '../protocol/grpc-infer-server';
 import type { CallOptions, InferenceClient } from '../protocol/types';
 import { checkBearer, modelControlRefused, type ModelControlMode } from './access';
 import { BodyPool } from './body-pool';
