@@ -18,10 +18,52 @@ import type { InferRequest } from '../../src/protocol/types';
 import { FIXTURE_REPOSITORY, buildFixtureRepository } from '../support/fixtures';
 import { startInstantStub, type InstantStub } from '../support/instant-stub';
 
+/** A yolov8-sized ModelInfer reply frame of `bytes` UINT8 output, as chunks to write. */
+function uint8Reply(bytes: number): Buffer[] {
+  const out = new Uint8Array(bytes).fill(7);
+  return encodeInferResponseFrame({
+    model_name: 'm',
+    model_version: '1',
+    id: '',
+    outputs: [{ name: 'y', datatype: 'UINT8', shape: [out.length] }],
+    raw_output_contents: [out],
+  })!.chunks;
+}
+
 /**
- * A node:http2 server for the window tests: reads each request whole, then answers with
- * `reply` and calls onReplyStart, recording the receive window the client offered
- * (SETTINGS_INITIAL_WINDOW_SIZE) when each request's first byte arrived.
+ * A node:http2 server that lets the client send 16 MiB unread (per stream and for the
+ * connection), each stream handed to `onStream`; close() also ends a stuck session.
+ */
+async function largeWindowServer(
+  onStream: (stream: http2.ServerHttp2Stream) => void,
+): Promise<{ port: number; close: () => Promise<void> }> {
+  const server = http2.createServer({ settings: { initialWindowSize: 16 * 1024 * 1024 } });
+  const sockets = new Set<Socket>();
+  server.on('connection', (socket: Socket) => sockets.add(socket));
+  server.on('session', (session) =>
+    session.on('connect', () => session.setLocalWindowSize(16 * 1024 * 1024)),
+  );
+  server.on('stream', onStream);
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    port: (server.address() as AddressInfo).port,
+    close: async () => {
+      for (const socket of sockets) socket.destroy(); // a stuck session never closes by itself
+      await new Promise<void>((r) => server.close(() => r()));
+    },
+  };
+}
+
+/** Starts a gRPC reply with OK trailers once the body is ended. */
+function respondOk(stream: http2.ServerHttp2Stream): void {
+  stream.respond({ ':status': 200, 'content-type': 'application/grpc' }, { waitForTrailers: true });
+  stream.on('wantTrailers', () => stream.sendTrailers({ 'grpc-status': '0' }));
+}
+
+/**
+ * A server for the window tests: reads each request whole, then answers with `replyBytes`
+ * and calls onReplyStart, recording the receive window the client offered
+ * (SETTINGS_INITIAL_WINDOW_SIZE) when each request's first byte arrived and at the reply.
  */
 async function windowServer(
   replyBytes: number,
@@ -32,23 +74,10 @@ async function windowServer(
   windowAtReply: number[];
   close: () => Promise<void>;
 }> {
-  const out = new Uint8Array(replyBytes).fill(7);
-  const reply = encodeInferResponseFrame({
-    model_name: 'm',
-    model_version: '1',
-    id: '',
-    outputs: [{ name: 'y', datatype: 'UINT8', shape: [out.length] }],
-    raw_output_contents: [out],
-  })!;
+  const reply = uint8Reply(replyBytes);
   const windowAtUpload: number[] = [];
   const windowAtReply: number[] = [];
-  const server = http2.createServer({ settings: { initialWindowSize: 16 * 1024 * 1024 } });
-  const sockets = new Set<Socket>();
-  server.on('connection', (socket: Socket) => sockets.add(socket));
-  server.on('session', (session) =>
-    session.on('connect', () => session.setLocalWindowSize(16 * 1024 * 1024)),
-  );
-  server.on('stream', (stream) => {
+  const server = await largeWindowServer((stream) => {
     const session = stream.session!;
     let first = true;
     stream.on('data', () => {
@@ -56,30 +85,17 @@ async function windowServer(
       first = false;
     });
     stream.on('end', () => {
-      stream.respond(
-        { ':status': 200, 'content-type': 'application/grpc' },
-        { waitForTrailers: true },
-      );
-      stream.on('wantTrailers', () => stream.sendTrailers({ 'grpc-status': '0' }));
+      respondOk(stream);
       // The client widens its window once its upload has left: give its SETTINGS a moment.
       setTimeout(() => {
         windowAtReply.push(session.remoteSettings.initialWindowSize!);
-        for (const c of reply.chunks) stream.write(c);
+        for (const c of reply) stream.write(c);
         stream.end();
         onReplyStart();
       }, 20);
     });
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return {
-    port: (server.address() as AddressInfo).port,
-    windowAtUpload,
-    windowAtReply,
-    close: async () => {
-      for (const socket of sockets) socket.destroy(); // a stuck session never closes by itself
-      await new Promise<void>((r) => server.close(() => r()));
-    },
-  };
+  return { ...server, windowAtUpload, windowAtReply };
 }
 
 function uint8Request(bytes: number): InferRequest {
@@ -141,56 +157,32 @@ describe('gRPC client: an upload crossing a large reply', function () {
     // Both ends on Node, both windows large, both sending megabytes at once: with a
     // large receive window on the client too, each end waits for the other to read (the
     // call hangs until its deadline).
-    const out = new Uint8Array(16 * 1024 * 1024).fill(7);
-    const reply = encodeInferResponseFrame({
-      model_name: 'm',
-      model_version: '1',
-      id: '',
-      outputs: [{ name: 'y', datatype: 'UINT8', shape: [out.length] }],
-      raw_output_contents: [out],
-    })!;
+    const reply = uint8Reply(16 * 1024 * 1024);
     let received = 0;
-    const server = http2.createServer({ settings: { initialWindowSize: 16 * 1024 * 1024 } });
-    const sockets = new Set<Socket>();
-    server.on('connection', (socket: Socket) => sockets.add(socket));
-    server.on('session', (session) =>
-      session.on('connect', () => session.setLocalWindowSize(16 * 1024 * 1024)),
-    );
-    server.on('stream', (stream) => {
+    const server = await largeWindowServer((stream) => {
       stream.session?.setLocalWindowSize(16 * 1024 * 1024);
       stream.on('data', (c: Buffer) => (received += c.length));
-      stream.respond(
-        { ':status': 200, 'content-type': 'application/grpc' },
-        { waitForTrailers: true },
-      );
-      stream.on('wantTrailers', () => stream.sendTrailers({ 'grpc-status': '0' }));
-      for (const c of reply.chunks) stream.write(c);
+      respondOk(stream);
+      for (const c of reply) stream.write(c);
       stream.on('end', () => stream.end());
     });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    const client = new GrpcClient({
-      host: '127.0.0.1',
-      port: (server.address() as AddressInfo).port,
-    });
+    const client = new GrpcClient({ host: '127.0.0.1', port: server.port });
     try {
-      const data = new Uint8Array(16 * 1024 * 1024).fill(3);
+      const request = uint8Request(16 * 1024 * 1024);
+      const sent = 16 * 1024 * 1024;
       // Twice on one connection: first as opened (narrow), then after the first call has
       // opened the window wide and ended: the second, alone on the connection, starts its
       // upload without waiting for the server to acknowledge the narrow size.
       for (const call of ['first', 'second']) {
         received = 0;
-        const res = await client.infer(
-          { model: 'm', inputs: [{ name: 'x', datatype: 'UINT8', shape: [data.length], data }] },
-          { timeoutMs: 20000 },
-        );
-        assert.equal(res.outputs[0]!.shape[0], out.length, call);
-        assert.ok(received > data.length, `${call}: the server read the request (${received} B)`);
+        const res = await client.infer(request, { timeoutMs: 20000 });
+        assert.equal(res.outputs[0]!.shape[0], 16 * 1024 * 1024, call);
+        assert.ok(received > sent, `${call}: the server read the request (${received} B)`);
         res.release?.();
       }
     } finally {
       await client.close();
-      for (const socket of sockets) socket.destroy(); // a stuck session never closes by itself
-      await new Promise<void>((r) => server.close(() => r()));
+      await server.close();
     }
   });
 });
