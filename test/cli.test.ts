@@ -120,7 +120,16 @@ describe('triton-vision CLI', function () {
   });
 
   it('--annotate writes a JPEG of the original size; the table mode is readable', async () => {
-    const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'tv-cli-')), 'bus.jpg');
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tv-cli-'));
+    const out = path.join(dir, 'bus.jpg');
+    try {
+      await annotateChecks(out);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  async function annotateChecks(out: string): Promise<void> {
     const r = cli([
       'detect',
       '--model',
@@ -138,7 +147,7 @@ describe('triton-vision CLI', function () {
     assert.equal(meta.format, 'jpeg');
     assert.equal(meta.width, 810);
     assert.equal(meta.height, 1080);
-  });
+  }
 
   it('errors are one line with the code, and a non-zero exit', () => {
     const missing = cli(['detect', '--model', 'nope', '--model-repository', repo, bus]);

@@ -90,12 +90,24 @@ output [ { name: "output" data_type: TYPE_FP32 dims: [ 1000 ] } ]
   },
 ];
 
+/** Temp repositories made in this process, removed when it exits (callers may remove one sooner). */
+const madeRepositories: string[] = [];
+let removeAtExit = false;
+
 /**
  * Writes a Triton model repository into a fresh temp folder: <name>/config.pbtxt
- * and <name>/1/model.onnx (a symlink to the fixture). Returns its path.
+ * and <name>/1/model.onnx (a symlink to the fixture). Returns its path. The folder is
+ * removed when this process exits, so a suite that forgets to leaves nothing in /tmp.
  */
 export function buildFixtureRepository(specs: FixtureModelSpec[] = FIXTURE_REPOSITORY): string {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'tv-repo-'));
+  madeRepositories.push(root);
+  if (!removeAtExit) {
+    removeAtExit = true;
+    process.once('exit', () => {
+      for (const dir of madeRepositories) fs.rmSync(dir, { recursive: true, force: true });
+    });
+  }
   for (const spec of specs) {
     const dir = path.join(root, spec.name);
     fs.mkdirSync(path.join(dir, '1'), { recursive: true });
