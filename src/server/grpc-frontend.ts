@@ -449,7 +449,21 @@ class Call implements grpc.ServerInterceptingCallInterface {
   /** Reads the one request message from the stream. */
   private read(): Promise<Received> {
     return new Promise<Received>((resolve, reject) => {
+      const stream = this.stream;
+      // Each DATA frame (16 KiB: Node's HTTP/2 never sends larger ones) arrives as one
+      // chunk, about 300 for a 640 YOLO request. Taken where Node hands them to the stream
+      // instead of through the Readable machinery's 'data' events, receiving a 4.9 MB
+      // request costs about 2.7 ms of this process's CPU instead of 3.7 (HTTP/1.1: 1.9).
+      // 'data' stays as the fallback should a Node version not push.
+      const push = stream.push;
+      const pushed = (chunk: unknown, encoding?: BufferEncoding): boolean => {
+        if (!Buffer.isBuffer(chunk)) return push.call(stream, chunk, encoding);
+        onData(chunk);
+        return true;
+      };
+      stream.push = pushed;
       const done = (r: Received | Error): void => {
+        if (stream.push === pushed) stream.push = push;
         this.stream.off('data', onData);
         this.stream.off('end', onEnd);
         this.stream.off('close', onClose);
