@@ -13,7 +13,9 @@
  *
  * Every measurement runs in its own child process. Rounds interleave the configurations;
  * with BENCH_BASE=/path/to/another/checkout, the same children also run from that tree
- * (e.g. the commit before a change), interleaved with this one, against the same stub.
+ * (e.g. the commit before a change), interleaved with this one, each tree's children
+ * against a stub of its own tree, so a change to the server side shows too. The Python
+ * loop runs against this tree's stub.
  *
  *   npm run bench -- transport
  *   BENCH_ROUNDS=3 BENCH_BASE=/work/base node --require tsx/cjs bench/transport.ts
@@ -24,7 +26,7 @@ import * as path from 'node:path';
 import { PerformanceObserver, constants } from 'node:perf_hooks';
 import sharp from 'sharp';
 import { loadAverage, median } from './stats';
-import { startInstantStub } from '../test/support/instant-stub';
+import { startInstantStub, type InstantStub } from '../test/support/instant-stub';
 
 const ROOT = path.resolve(__dirname, '..');
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
@@ -193,7 +195,7 @@ async function parent(): Promise<void> {
   );
   const trees: [string, string][] = [['this', ROOT]];
   if (process.env.BENCH_BASE) trees.push(['base', path.resolve(process.env.BENCH_BASE)]);
-  const stub = await startInstantStub(repo);
+  const stubs = new Map<string, InstantStub>();
   const results = new Map<string, Line[]>();
   const add = (key: string, l: Line | undefined): void => {
     if (!l) return;
@@ -201,12 +203,15 @@ async function parent(): Promise<void> {
   };
   const loads: string[] = [];
   try {
+    for (const [label, tree] of trees) stubs.set(label, await startInstantStub(repo, { tree }));
+    const stub = stubs.get('this')!;
     for (let round = 1; round <= ROUNDS; round++) {
       loads.push(`round ${round} start: ${loadAverage()}`);
       add('floor', child(ROOT, ['floor', jpegPath]));
       for (const [label, tree] of trees) {
+        const own = stubs.get(label)!;
         for (const t of ['grpc', 'http']) {
-          const port = String(t === 'grpc' ? stub.grpc : stub.http);
+          const port = String(t === 'grpc' ? own.grpc : own.http);
           add(`${label} client ${t}`, child(tree, ['client', t, port, jpegPath]));
           for (const c of [1, 2, 4]) {
             add(`${label} node ${t} c${c}`, child(tree, ['node', t, port, String(c), jpegPath]));
@@ -222,7 +227,7 @@ async function parent(): Promise<void> {
     }
     loads.push(`end: ${loadAverage()}`);
   } finally {
-    await stub.stop();
+    for (const s of stubs.values()) await s.stop();
     fs.rmSync(repo, { recursive: true, force: true });
   }
 
