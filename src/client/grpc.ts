@@ -16,7 +16,7 @@ import {
   isTritonError,
   type TritonErrorCode,
 } from '../protocol/errors';
-import { H2Channel, MessageReader, type ReplyReader } from './grpc-h2';
+import { DEFAULT_GRPC_CONNECTIONS, H2Channel, MessageReader, type ReplyReader } from './grpc-h2';
 import {
   InferReplyReader,
   decodeInferResponse,
@@ -98,10 +98,18 @@ export class GrpcClient implements InferenceClient {
     this.timeoutMs = settings.timeoutMs;
     this.maxMessageBytes = settings.maxMessageBytes;
     this.metadata = buildMetadata(options.headers);
+    const connections = options.connections;
+    if (connections !== undefined && !(Number.isInteger(connections) && connections >= 1)) {
+      throw new TritonError(
+        'INVALID_CONFIG',
+        `gRPC client option connections is ${String(connections)}: it must be a whole number of at least 1 (default ${DEFAULT_GRPC_CONNECTIONS})`,
+      );
+    }
     this.channel = new H2Channel({
       endpoint: this.endpoint,
       tls: options.tls,
       authority: options.authority,
+      connections,
     });
   }
 

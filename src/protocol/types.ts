@@ -235,6 +235,12 @@ export interface RemoteClientOptions {
   pathPrefix?: string;
   /** gRPC only: the `:authority` sent (ingress routing by host name; default host:port). */
   authority?: string;
+  /**
+   * gRPC only: most HTTP/2 connections to the server (a whole number, default 8). A large
+   * request that finds the open ones busy takes a new one, as HTTP opens a socket per
+   * request in flight; 1 keeps every call on one connection.
+   */
+  connections?: number;
 }
 
 export interface LocalClientOptions {

@@ -72,13 +72,17 @@ async function windowServer(
   port: number;
   windowAtUpload: number[];
   windowAtReply: number[];
+  /** The connections the requests came on. */
+  sessions: Set<http2.Http2Session>;
   close: () => Promise<void>;
 }> {
   const reply = uint8Reply(replyBytes);
   const windowAtUpload: number[] = [];
   const windowAtReply: number[] = [];
+  const sessions = new Set<http2.Http2Session>();
   const server = await largeWindowServer((stream) => {
     const session = stream.session!;
+    sessions.add(session);
     let first = true;
     stream.on('data', () => {
       if (first) windowAtUpload.push(session.remoteSettings.initialWindowSize!);
@@ -95,7 +99,7 @@ async function windowServer(
       }, 20);
     });
   });
-  return { ...server, windowAtUpload, windowAtReply };
+  return { ...server, windowAtUpload, windowAtReply, sessions };
 }
 
 function uint8Request(bytes: number): InferRequest {
@@ -123,9 +127,13 @@ describe('gRPC client: receive window', function () {
     }
   });
 
-  it('a second upload starts while a 16 MB reply runs on the wide window: both complete', async () => {
-    // The second upload must wait until the server has taken the narrow window back:
-    // written at once, it and the server's 16 MB reply each wait for the other end to read.
+  /**
+   * A 16 MB call; when its reply starts, a second 16 MB call. Returns the server's record
+   * once both have completed.
+   */
+  async function uploadDuringReply(
+    connections: number | undefined,
+  ): Promise<Awaited<ReturnType<typeof windowServer>>> {
     const ref: { client?: GrpcClient } = {};
     const second: Promise<unknown>[] = [];
     const server = await windowServer(16 * 1024 * 1024, () => {
@@ -133,7 +141,7 @@ describe('gRPC client: receive window', function () {
         second.push(ref.client!.infer(uint8Request(16 * 1024 * 1024), { timeoutMs: 20000 }));
       }
     });
-    const client = new GrpcClient({ host: '127.0.0.1', port: server.port });
+    const client = new GrpcClient({ host: '127.0.0.1', port: server.port, connections });
     ref.client = client;
     try {
       const first = await client.infer(uint8Request(16 * 1024 * 1024), { timeoutMs: 20000 });
@@ -142,11 +150,27 @@ describe('gRPC client: receive window', function () {
       const res = (await second[0]) as Awaited<ReturnType<GrpcClient['infer']>>;
       assert.equal(res.outputs[0]!.shape[0], 16 * 1024 * 1024);
       res.release?.();
-      assert.deepEqual(server.windowAtUpload, [65535, 65535]);
+      return server;
     } finally {
       await client.close();
       await server.close();
     }
+  }
+
+  it('on one connection, a second upload starts while a 16 MB reply runs on the wide window: both complete', async () => {
+    // The second upload must wait until the server has taken the narrow window back:
+    // written at once, it and the server's 16 MB reply each wait for the other end to read.
+    const server = await uploadDuringReply(1);
+    assert.equal(server.sessions.size, 1);
+    assert.deepEqual(server.windowAtUpload, [65535, 65535]);
+  });
+
+  it('by default, an upload that finds the connection busy takes a second one: both complete', async () => {
+    // On a connection of its own it neither waits nor narrows the running reply's window.
+    const server = await uploadDuringReply(undefined);
+    assert.equal(server.sessions.size, 2);
+    assert.deepEqual(server.windowAtUpload, [65535, 65535]);
+    assert.deepEqual(server.windowAtReply, [16 << 20, 16 << 20]);
   });
 });
 
@@ -190,33 +214,39 @@ describe('gRPC client: an upload crossing a large reply', function () {
 describe('gRPC client and frontend: large requests and replies crossing', function () {
   this.timeout(120000);
   let stub: InstantStub;
-  let client: GrpcClient;
 
   before(async () => {
     stub = await startInstantStub(
       buildFixtureRepository(FIXTURE_REPOSITORY.filter((m) => m.name === 'yolov8n')),
     );
-    client = new GrpcClient({ host: '127.0.0.1', port: stub.grpc });
   });
   after(async () => {
-    await client?.close();
     await stub?.stop();
   });
 
-  it('bursts of 8 concurrent 4.9 MB requests with 2.8 MB replies all complete', async () => {
-    const data = new Float32Array(3 * 640 * 640).fill(0.5);
-    const request: InferRequest = {
-      model: 'yolov8n',
-      inputs: [{ name: 'images', datatype: 'FP32', shape: [1, 3, 640, 640], data }],
-    };
-    for (let burst = 0; burst < 6; burst++) {
-      const replies = await Promise.all(
-        Array.from({ length: 8 }, () => client.infer(request, { timeoutMs: 15000 })),
-      );
-      for (const r of replies) {
-        assert.deepEqual(r.outputs[0]!.shape, [1, 84, 8400]);
-        r.release?.();
+  // On one connection every upload shares it with the others' replies (the window rule);
+  // by default they spread over connections of their own.
+  for (const connections of [1, undefined]) {
+    it(`bursts of 8 concurrent 4.9 MB requests with 2.8 MB replies all complete (connections: ${connections ?? 'default'})`, async () => {
+      const client = new GrpcClient({ host: '127.0.0.1', port: stub.grpc, connections });
+      const data = new Float32Array(3 * 640 * 640).fill(0.5);
+      const request: InferRequest = {
+        model: 'yolov8n',
+        inputs: [{ name: 'images', datatype: 'FP32', shape: [1, 3, 640, 640], data }],
+      };
+      try {
+        for (let burst = 0; burst < 6; burst++) {
+          const replies = await Promise.all(
+            Array.from({ length: 8 }, () => client.infer(request, { timeoutMs: 15000 })),
+          );
+          for (const r of replies) {
+            assert.deepEqual(r.outputs[0]!.shape, [1, 84, 8400]);
+            r.release?.();
+          }
+        }
+      } finally {
+        await client.close();
       }
-    }
-  });
+    });
+  }
 });

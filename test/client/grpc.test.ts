@@ -665,5 +665,11 @@ describe('gRPC client options', () => {
       code: 'INVALID_CONFIG',
     });
     assert.throws(() => new GrpcClient({ tls: { cert: 'x' } }), /tls\.cert and tls\.key/);
+    for (const connections of [0, 1.5, NaN]) {
+      assert.throws(() => new GrpcClient({ connections }), {
+        code: 'INVALID_CONFIG',
+        message: /connections is .*: it must be a whole number of at least 1/,
+      });
+    }
   });
 });
