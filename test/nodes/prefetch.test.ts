@@ -162,6 +162,8 @@ function listenInput(id: string, fn: (msg: NodeMessage) => void): () => void {
 function recorder(): {
   events: { tag: string; kind: 'out' | 'caught'; msg: NodeMessage }[];
   stop(): void;
+  /** Waits for `count` endings, stops, and lists them as `kind tag` in order. */
+  ended(count: number): Promise<string[]>;
 } {
   const events: { tag: string; kind: 'out' | 'caught'; msg: NodeMessage }[] = [];
   const offOut = listenInput('out', (msg) =>
@@ -175,6 +177,11 @@ function recorder(): {
     stop() {
       offOut();
       offCaught();
+    },
+    async ended(count) {
+      await until(() => events.length === count);
+      this.stop();
+      return events.map((e) => `${e.kind} ${e.tag}`);
     },
   };
 }
@@ -260,12 +267,7 @@ describe('task nodes: the next messages are prepared while a request is at the s
     assert.equal(gate.inferRequests - sentBefore, 1, 'Concurrency 1: one request at a time');
     assert.equal(rec.events.length, 0);
     gate.open();
-    await until(() => rec.events.length === 2);
-    rec.stop();
-    assert.deepEqual(
-      rec.events.map((e) => `${e.kind} ${e.tag}`),
-      ['out a', 'out b'],
-    );
+    assert.deepEqual(await rec.ended(2), ['out a', 'out b']);
     assert.deepEqual(
       rec.events.map((e) => stable(e.msg.payload)),
       expected,
@@ -298,12 +300,7 @@ describe('task nodes: the next messages are prepared while a request is at the s
     assert.equal(gate.refused - refusedBefore, busy, 'the 503s were given during the look-ahead');
     assert.equal(rec.events.length, 0);
     gate.open();
-    await until(() => rec.events.length === 2);
-    rec.stop();
-    assert.deepEqual(
-      rec.events.map((e) => `${e.kind} ${e.tag}`),
-      ['out a', 'out b'],
-    );
+    assert.deepEqual(await rec.ended(2), ['out a', 'out b']);
     const [a, b] = rec.events.map((e) => e.msg);
     assert.equal(a!.retries, undefined, 'the first message needed no retry');
     assert.equal(b!.retries, busy, 'one retry per 503, made ahead of its turn');
@@ -372,12 +369,7 @@ describe('task nodes: the next messages are prepared while a request is at the s
     await until(() => controller.preparedAhead === 2);
     assert.equal(gate.held, 1);
     gate.open();
-    await until(() => rec.events.length === 3);
-    rec.stop();
-    assert.deepEqual(
-      rec.events.map((e) => `${e.kind} ${e.tag}`),
-      ['caught b', 'out a', 'out c'],
-    );
+    assert.deepEqual(await rec.ended(3), ['caught b', 'out a', 'out c']);
     assert.equal((rec.events[0]!.msg.error as { code?: string }).code, 'QUEUE_FULL');
     assert.deepEqual(
       rec.events.filter((e) => e.kind === 'out').map((e) => stable(e.msg.payload)),

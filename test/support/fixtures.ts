@@ -92,7 +92,6 @@ output [ { name: "output" data_type: TYPE_FP32 dims: [ 1000 ] } ]
 
 /** Temp repositories made in this process, removed when it exits (callers may remove one sooner). */
 const madeRepositories: string[] = [];
-let removeAtExit = false;
 
 /**
  * Writes a Triton model repository into a fresh temp folder: <name>/config.pbtxt
@@ -101,9 +100,8 @@ let removeAtExit = false;
  */
 export function buildFixtureRepository(specs: FixtureModelSpec[] = FIXTURE_REPOSITORY): string {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'tv-repo-'));
-  madeRepositories.push(root);
-  if (!removeAtExit) {
-    removeAtExit = true;
+  // The first one made also sets up the removal of them all.
+  if (madeRepositories.push(root) === 1) {
     process.once('exit', () => {
       for (const dir of madeRepositories) fs.rmSync(dir, { recursive: true, force: true });
     });
